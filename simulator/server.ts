@@ -1,0 +1,443 @@
+/**
+ * A real HTTP server that answers like the OpenAI and Anthropic APIs, with faults on demand.
+ * Used by the tests, the benchmarks, the demo and by users for drills (`npm run ai-sim`).
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+import type { Provider } from '../lib/provider';
+import {
+	classify,
+	contextWindow,
+	countInputTokens,
+	countTokens,
+	finishText,
+	fromSchema,
+	PROSE_INSTEAD_OF_JSON,
+	schemaMismatch,
+	SIM_MODELS,
+	textAnswer,
+} from './answers';
+import { extractDirective, FaultPlanner, FaultSpecError, parseFaultSpec, seededRandom, type FaultDecision, type FaultSpec } from './faults';
+import {
+	anthropicMessage,
+	anthropicMessagesRequest,
+	contentText,
+	describeIssue,
+	errorBody,
+	HTML_ERROR_PAGE,
+	modelList,
+	openAiChatRequest,
+	openAiCompletion,
+	type Completion,
+} from './wire';
+
+export interface SimulatorOptions {
+	/** 0 (default) picks a free port. */
+	port?: number;
+	host?: string;
+	/** Keys that are accepted; 'any' accepts every non-empty key. Default: ['sim-key']. */
+	apiKeys?: string[] | 'any';
+	/** Fault spec applied to every request that brings none of its own (see faults.ts). */
+	fault?: string;
+	/** Seed for random faults and latency; repeatable runs. */
+	seed?: number;
+	/** Models listed by GET /v1/models (any model name is accepted on calls). */
+	models?: readonly string[];
+}
+
+export interface SimulatorCounters {
+	/** Requests to the API routes that have finished (answered, failed, reset or abandoned by the client). */
+	requests: number;
+	inFlight: number;
+	peakInFlight: number;
+	byFault: Record<string, number>;
+	byStatus: Record<string, number>;
+	byKey: Record<string, number>;
+	byApiKey: Record<string, number>;
+	byEndpoint: Record<string, number>;
+	byModel: Record<string, number>;
+	tokens: { input: number; output: number };
+}
+
+export interface Simulator {
+	/** e.g. http://127.0.0.1:41234 */
+	url: string;
+	/** Base URL for the credential and for the official clients of OpenAI: `${url}/v1`. */
+	baseUrl: string;
+	port: number;
+	counters(): SimulatorCounters;
+	/** Clears the counters and the fail-first state. */
+	reset(): void;
+	/** Replaces the default fault (undefined: none). Throws on a bad spec. */
+	setFault(spec: string | undefined): void;
+	close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+function emptyCounters(): SimulatorCounters {
+	return {
+		requests: 0,
+		inFlight: 0,
+		peakInFlight: 0,
+		byFault: {},
+		byStatus: {},
+		byKey: {},
+		byApiKey: {},
+		byEndpoint: {},
+		byModel: {},
+		tokens: { input: 0, output: 0 },
+	};
+}
+
+const bump = (map: Record<string, number>, key: string) => (map[key] = (map[key] ?? 0) + 1);
+
+/** Counters may be printed and logged: never show a whole key. */
+export function maskKey(key: string): string {
+	return key.length <= 8 ? '***' : `${key.slice(0, 3)}…${key.slice(-4)}`;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+	const v = req.headers[name];
+	return Array.isArray(v) ? v[0] : v;
+}
+
+function presentedKey(req: IncomingMessage, provider: Provider): string | undefined {
+	if (provider === 'anthropic') return header(req, 'x-api-key');
+	const auth = header(req, 'authorization');
+	if (auth?.toLowerCase().startsWith('bearer ')) return auth.slice(7).trim();
+	return header(req, 'api-key');
+}
+
+/** GET /v1/models serves both: the Anthropic client sends x-api-key and anthropic-version. */
+function providerOf(req: IncomingMessage, path: string): Provider {
+	if (path === '/v1/messages') return 'anthropic';
+	return header(req, 'x-api-key') !== undefined || header(req, 'anthropic-version') !== undefined ? 'anthropic' : 'openai';
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+	return new Promise((resolve, reject) => {
+		const chunks: Buffer[] = [];
+		let size = 0;
+		req.on('data', (chunk: Buffer) => {
+			size += chunk.length;
+			if (size > MAX_BODY_BYTES) {
+				reject(new Error('too large'));
+				req.destroy();
+			} else chunks.push(chunk);
+		});
+		req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+		req.on('error', reject);
+	});
+}
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+	const apiKeys = options.apiKeys ?? ['sim-key'];
+	const planner = new FaultPlanner(seededRandom(options.seed ?? Date.now()));
+	const models = options.models ?? SIM_MODELS;
+	let defaultFault: FaultSpec | undefined = options.fault ? parseFaultSpec(options.fault) : undefined;
+	let counters = emptyCounters();
+	const sockets = new Set<Socket>();
+
+	const server = createServer((req, res) => {
+		handle(req, res).catch(() => {
+			if (!res.headersSent) sendJson(res, 500, { error: { message: 'simulator error', type: 'server_error' } });
+			else res.destroy();
+		});
+	});
+	server.on('connection', (socket) => {
+		sockets.add(socket);
+		socket.on('close', () => sockets.delete(socket));
+	});
+
+	function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+		const text = JSON.stringify(body);
+		res.writeHead(status, {
+			'content-type': 'application/json',
+			'content-length': Buffer.byteLength(text),
+			...headers,
+		});
+		res.end(text);
+	}
+
+	async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+		const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
+		const route = `${req.method} ${path}`;
+
+		if (path.startsWith('/_sim/')) return control(route, req, res);
+		if (!['GET /v1/models', 'POST /v1/chat/completions', 'POST /v1/messages'].includes(route)) {
+			return sendJson(res, 404, errorBody(providerOf(req, path), 404, `Unknown route ${route}`));
+		}
+
+		const provider = providerOf(req, path);
+		const requestId = randomUUID().replace(/-/g, '').slice(0, 24);
+		const idHeader: Record<string, string> = provider === 'anthropic' ? { 'request-id': `req_${requestId}` } : { 'x-request-id': `req_${requestId}` };
+		let outcome = 'aborted';
+		let faultLabel = 'none';
+		let key: string | undefined;
+		let model: string | undefined;
+		counters.inFlight++;
+		counters.peakInFlight = Math.max(counters.peakInFlight, counters.inFlight);
+		res.on('close', () => {
+			counters.inFlight--;
+			counters.requests++;
+			bump(counters.byEndpoint, route);
+			bump(counters.byFault, faultLabel);
+			bump(counters.byStatus, outcome);
+			if (key) bump(counters.byKey, key);
+			if (model) bump(counters.byModel, model);
+		});
+		const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+			outcome = String(status);
+			sendJson(res, status, body, { ...idHeader, ...headers });
+		};
+		const fail = (status: number, message?: string, code?: string) =>
+			reply(status, errorBody(provider, status, message, code));
+
+		let raw = '';
+		if (req.method === 'POST') {
+			try {
+				raw = await readBody(req);
+			} catch {
+				return fail(413);
+			}
+		}
+
+		const apiKey = presentedKey(req, provider);
+		if (apiKey) bump(counters.byApiKey, maskKey(apiKey));
+		if (!apiKey || (apiKeys !== 'any' && !apiKeys.includes(apiKey))) {
+			const message =
+				provider === 'anthropic'
+					? apiKey
+						? 'invalid x-api-key'
+						: 'x-api-key header is required'
+					: apiKey
+						? `Incorrect API key provided: ${maskKey(apiKey)}.`
+						: "You didn't provide an API key.";
+			return fail(401, message);
+		}
+		if (provider === 'anthropic' && path === '/v1/messages' && !header(req, 'anthropic-version')) {
+			return fail(400, 'anthropic-version: header is required');
+		}
+
+		let body: unknown = {};
+		if (req.method === 'POST') {
+			try {
+				body = JSON.parse(raw);
+			} catch {
+				return fail(400, 'We could not parse the JSON body of your request.');
+			}
+		}
+
+		// Which fault applies: the request header, else a [[sim: …]] directive in the prompt, else the default.
+		let spec: FaultSpec | undefined;
+		const prompts = promptTexts(body);
+		try {
+			const fromHeader = header(req, 'x-sim-fault');
+			const fromPrompt = prompts.map((t) => extractDirective(t).spec).filter(Boolean).join(';');
+			spec = fromHeader ? parseFaultSpec(fromHeader) : fromPrompt ? parseFaultSpec(fromPrompt) : defaultFault;
+		} catch (error) {
+			return fail(400, (error as FaultSpecError).message);
+		}
+		const decision = planner.decide(spec);
+		key = header(req, 'x-sim-key') ?? decision.key;
+		faultLabel = labelOf(decision);
+
+		if (decision.delayMs > 0) {
+			await new Promise<void>((resolve) => {
+				const timer = setTimeout(resolve, decision.delayMs);
+				res.once('close', () => {
+					clearTimeout(timer);
+					resolve();
+				});
+			});
+			if (res.destroyed) return;
+		}
+
+		switch (decision.kind) {
+			case 'hang':
+				outcome = 'hang';
+				return; // answered never; the socket closes when the client gives up or the simulator stops
+			case 'reset':
+				outcome = 'reset';
+				req.socket.resetAndDestroy();
+				return;
+			case 'status': {
+				const retryAfter = decision.retryAfterSec;
+				return reply(
+					decision.status!,
+					errorBody(provider, decision.status!),
+					retryAfter === undefined
+						? {}
+						: { 'retry-after': String(retryAfter), 'retry-after-ms': String(Math.round(retryAfter * 1000)) },
+				);
+			}
+			case 'html-error': {
+				outcome = String(decision.status);
+				const html = HTML_ERROR_PAGE(decision.status!);
+				res.writeHead(decision.status!, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(html) });
+				res.end(html);
+				return;
+			}
+		}
+
+		if (route === 'GET /v1/models') return reply(200, modelList(provider, models));
+
+		const parsed = provider === 'anthropic' ? anthropicMessagesRequest.safeParse(body) : openAiChatRequest.safeParse(body);
+		if (!parsed.success) return fail(400, describeIssue(parsed.error));
+		if (parsed.data.stream) return fail(400, 'stream: streaming is not supported by the simulator');
+		model = parsed.data.model;
+
+		const cleanPrompts = prompts.map((t) => extractDirective(t).text);
+		const inputTokens = countInputTokens(cleanPrompts);
+		const window = contextWindow(model);
+		if (decision.kind === 'context-length' || inputTokens > window) {
+			const tokens = Math.max(inputTokens, window + 1);
+			return provider === 'anthropic'
+				? fail(400, `prompt is too long: ${tokens} tokens > ${window} maximum`)
+				: fail(
+						400,
+						`This model's maximum context length is ${window} tokens. However, your messages resulted in ${tokens} tokens. Please reduce the length of the messages.`,
+						'context_length_exceeded',
+					);
+		}
+
+		const userText = lastUserText(provider, parsed.data);
+		const json = jsonRequest(provider, parsed.data);
+		let text: string;
+		if (decision.kind === 'invalid-json-output') text = PROSE_INSTEAD_OF_JSON;
+		else if (json && decision.kind === 'schema-mismatch') text = JSON.stringify(schemaMismatch(json.schema));
+		else if (json) text = JSON.stringify(json.schema ? fromSchema(json.schema, classify(userText)) : classify(userText));
+		else text = textAnswer(userText);
+
+		const data = parsed.data as { max_tokens?: number; max_completion_tokens?: number; stop?: string | string[] | null; stop_sequences?: string[] };
+		const stop = provider === 'anthropic' ? (data.stop_sequences ?? []) : data.stop ? [data.stop].flat() : [];
+		const finished = finishText(text, data.max_completion_tokens ?? data.max_tokens, stop);
+		const filtered = decision.kind === 'content-filter';
+		const completion: Completion = {
+			id: requestId,
+			model,
+			text: filtered ? (provider === 'anthropic' ? null : '') : finished.text,
+			finish: filtered ? 'content_filter' : finished.reason,
+			stopSequence: finished.stopSequence,
+			inputTokens,
+			outputTokens: filtered ? 0 : countTokens(finished.text),
+			empty: decision.kind === 'empty-choices',
+		};
+		counters.tokens.input += completion.inputTokens;
+		counters.tokens.output += completion.outputTokens;
+		const answer = provider === 'anthropic' ? anthropicMessage(completion) : openAiCompletion(completion, Math.floor(Date.now() / 1000));
+
+		if (decision.kind === 'malformed-json') {
+			outcome = 'malformed-json';
+			const broken = JSON.stringify(answer).slice(0, -7) + '",,}';
+			res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(broken), ...idHeader });
+			res.end(broken);
+			return;
+		}
+		if (decision.kind === 'truncated') {
+			outcome = 'truncated';
+			const full = JSON.stringify(answer);
+			res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(full), ...idHeader });
+			res.write(full.slice(0, Math.floor(full.length / 2)), () => res.destroy());
+			return;
+		}
+		reply(200, answer);
+	}
+
+	function control(route: string, req: IncomingMessage, res: ServerResponse): Promise<void> | void {
+		switch (route) {
+			case 'GET /_sim/health':
+				return sendJson(res, 200, { ok: true });
+			case 'GET /_sim/counters':
+				return sendJson(res, 200, counters);
+			case 'POST /_sim/reset':
+				resetAll();
+				return sendJson(res, 200, { ok: true });
+			case 'PUT /_sim/fault':
+				return readBody(req).then((raw) => {
+					try {
+						const { fault } = JSON.parse(raw || '{}') as { fault?: string | null };
+						defaultFault = fault ? parseFaultSpec(fault) : undefined;
+						sendJson(res, 200, { fault: defaultFault?.source ?? null });
+					} catch (error) {
+						sendJson(res, 400, { error: { message: (error as Error).message } });
+					}
+				});
+			default:
+				return sendJson(res, 404, { error: { message: `Unknown control route ${route}` } });
+		}
+	}
+
+	function resetAll(): void {
+		const inFlight = counters.inFlight;
+		counters = emptyCounters();
+		counters.inFlight = inFlight;
+		planner.reset();
+	}
+
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+	});
+	const { port } = server.address() as AddressInfo;
+	const host = options.host && options.host !== '0.0.0.0' && options.host !== '::' ? options.host : '127.0.0.1';
+	const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+	return {
+		url,
+		baseUrl: `${url}/v1`,
+		port,
+		counters: () => structuredClone(counters),
+		reset: resetAll,
+		setFault: (spec) => {
+			defaultFault = spec ? parseFaultSpec(spec) : undefined;
+		},
+		close: () =>
+			new Promise<void>((resolve) => {
+				server.close(() => resolve());
+				for (const socket of sockets) socket.destroy();
+			}),
+	};
+}
+
+function labelOf(decision: FaultDecision): string {
+	if (!decision.kind) return decision.delayMs > 0 ? 'latency' : 'none';
+	return decision.kind === 'status' ? `status_${decision.status}` : decision.kind;
+}
+
+/** Every text in the request (system and messages) in order; faults and token counts read them. */
+function promptTexts(body: unknown): string[] {
+	if (typeof body !== 'object' || body === null) return [];
+	const b = body as { system?: unknown; messages?: unknown };
+	const texts: string[] = [];
+	if (typeof b.system === 'string') texts.push(b.system);
+	else if (Array.isArray(b.system)) texts.push(contentText(b.system as never));
+	if (Array.isArray(b.messages)) {
+		for (const m of b.messages as Array<{ content?: unknown }>) {
+			texts.push(contentText((m?.content ?? '') as never));
+		}
+	}
+	return texts;
+}
+
+function lastUserText(_provider: Provider, data: { messages: Array<{ role: string; content?: unknown }> }): string {
+	const user = [...data.messages].reverse().find((m) => m.role === 'user');
+	return extractDirective(contentText((user?.content ?? '') as never)).text;
+}
+
+/** JSON wanted? OpenAI says so in response_format; Anthropic in output_format or by asking for JSON in the system prompt. */
+function jsonRequest(provider: Provider, data: Record<string, unknown>): { schema?: unknown } | undefined {
+	if (provider === 'openai') {
+		const rf = data.response_format as { type: string; json_schema?: { schema?: unknown } } | undefined;
+		if (rf?.type === 'json_object') return {};
+		if (rf?.type === 'json_schema') return { schema: rf.json_schema?.schema };
+		return undefined;
+	}
+	const of = data.output_format as { schema?: unknown } | undefined;
+	if (of) return { schema: of.schema };
+	const system = typeof data.system === 'string' ? data.system : contentText((data.system ?? '') as never);
+	return /\bjson\b/i.test(system) ? {} : undefined;
+}
