@@ -70,6 +70,8 @@ export interface Simulator {
 	counters(): SimulatorCounters;
 	/** Clears the counters and the fail-first state. */
 	reset(): void;
+	/** Resolves once no request is in flight (e.g. after a client gave up on a hang), or after timeoutMs. */
+	idle(timeoutMs?: number): Promise<void>;
 	/** Replaces the default fault (undefined: none). Throws on a bad spec. */
 	setFault(spec: string | undefined): void;
 	close(): Promise<void>;
@@ -104,11 +106,11 @@ function header(req: IncomingMessage, name: string): string | undefined {
 	return Array.isArray(v) ? v[0] : v;
 }
 
+/** Anthropic takes x-api-key (and, in newer SDKs, a bearer token); OpenAI-compatible APIs a bearer token or Azure's api-key. */
 function presentedKey(req: IncomingMessage, provider: Provider): string | undefined {
-	if (provider === 'anthropic') return header(req, 'x-api-key');
 	const auth = header(req, 'authorization');
-	if (auth?.toLowerCase().startsWith('bearer ')) return auth.slice(7).trim();
-	return header(req, 'api-key');
+	const bearer = auth?.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : undefined;
+	return provider === 'anthropic' ? (header(req, 'x-api-key') ?? bearer) : (bearer ?? header(req, 'api-key'));
 }
 
 /** GET /v1/models serves both: the Anthropic client sends x-api-key and anthropic-version. */
@@ -175,8 +177,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		const requestId = randomUUID().replace(/-/g, '').slice(0, 24);
 		const idHeader: Record<string, string> = provider === 'anthropic' ? { 'request-id': `req_${requestId}` } : { 'x-request-id': `req_${requestId}` };
 		let outcome = 'aborted';
-		let faultLabel = 'none';
-		let key: string | undefined;
 		let model: string | undefined;
 		counters.inFlight++;
 		counters.peakInFlight = Math.max(counters.peakInFlight, counters.inFlight);
@@ -184,9 +184,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 			counters.inFlight--;
 			counters.requests++;
 			bump(counters.byEndpoint, route);
-			bump(counters.byFault, faultLabel);
 			bump(counters.byStatus, outcome);
-			if (key) bump(counters.byKey, key);
 			if (model) bump(counters.byModel, model);
 		});
 		const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -242,8 +240,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 			return fail(400, (error as FaultSpecError).message);
 		}
 		const decision = planner.decide(spec);
-		key = header(req, 'x-sim-key') ?? decision.key;
-		faultLabel = labelOf(decision);
+		// Counted when decided, so a test sees a hang before the client has given up on it.
+		const key = header(req, 'x-sim-key') ?? decision.key;
+		if (key) bump(counters.byKey, key);
+		bump(counters.byFault, labelOf(decision));
 
 		if (decision.delayMs > 0) {
 			await new Promise<void>((resolve) => {
@@ -392,6 +392,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		port,
 		counters: () => structuredClone(counters),
 		reset: resetAll,
+		idle: async (timeoutMs = 2000) => {
+			const deadline = Date.now() + timeoutMs;
+			while (counters.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+		},
 		setFault: (spec) => {
 			defaultFault = spec ? parseFaultSpec(spec) : undefined;
 		},
