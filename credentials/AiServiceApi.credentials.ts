@@ -31,7 +31,8 @@ export class AiServiceApi implements ICredentialType {
 				{
 					name: 'OpenAI-Compatible',
 					value: 'openai',
-					description: 'OpenAI, Azure OpenAI, Ollama, vLLM, OpenRouter, LM Studio and any other /chat/completions API',
+					description:
+						'OpenAI, Azure OpenAI, Ollama, vLLM, OpenRouter, LM Studio and any other /chat/completions API',
 				},
 				{
 					name: 'Anthropic',
@@ -120,14 +121,16 @@ export class AiServiceApi implements ICredentialType {
 				type: 'responseCode',
 				properties: {
 					value: 401,
-					message: 'The service rejected the API key (401 Unauthorized). Check the key and the provider.',
+					message:
+						'The service rejected the API key (401 Unauthorized). Check the key and the provider.',
 				},
 			},
 			{
 				type: 'responseCode',
 				properties: {
 					value: 403,
-					message: 'The API key is valid but not allowed to list models (403 Forbidden). Check its permissions.',
+					message:
+						'The API key is valid but not allowed to list models (403 Forbidden). Check its permissions.',
 				},
 			},
 			{

@@ -50,11 +50,15 @@ export function parseExtraHeaders(raw: unknown): Record<string, string> {
 		try {
 			value = JSON.parse(raw);
 		} catch {
-			throw new Error('Credential field "Extra Headers" is not valid JSON: enter an object like {"X-Title": "my-app"}');
+			throw new Error(
+				'Credential field "Extra Headers" is not valid JSON: enter an object like {"X-Title": "my-app"}',
+			);
 		}
 	}
 	if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-		throw new Error('Credential field "Extra Headers" must be a JSON object of header names to values');
+		throw new Error(
+			'Credential field "Extra Headers" must be a JSON object of header names to values',
+		);
 	}
 	const headers: Record<string, string> = {};
 	for (const [name, v] of Object.entries(value as Record<string, unknown>)) {

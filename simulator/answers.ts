@@ -92,7 +92,9 @@ export function fromSchema(schema: unknown, c: Classification, name = ''): unkno
 		case 'array': {
 			const min = Number(s.minItems ?? 1);
 			const max = Number(s.maxItems ?? Math.max(min, 1));
-			return Array.from({ length: Math.min(Math.max(min, 1), max) }, () => fromSchema(s.items, c, name));
+			return Array.from({ length: Math.min(Math.max(min, 1), max) }, () =>
+				fromSchema(s.items, c, name),
+			);
 		}
 		case 'number':
 		case 'integer': {
@@ -123,10 +125,13 @@ export function fromSchema(schema: unknown, c: Classification, name = ''): unkno
 /** What the model "forgets" when it answers JSON that misses the schema. */
 export function schemaMismatch(schema: unknown): unknown {
 	const s = (schema ?? {}) as Schema;
-	return s.type === 'object' || s.properties ? { note: 'fields missing on purpose' } : { unexpected: 'object' };
+	return s.type === 'object' || s.properties
+		? { note: 'fields missing on purpose' }
+		: { unexpected: 'object' };
 }
 
-export const PROSE_INSTEAD_OF_JSON = 'Sure! Here is what I found: the document looks like an invoice.';
+export const PROSE_INSTEAD_OF_JSON =
+	'Sure! Here is what I found: the document looks like an invoice.';
 
 /** Applies max tokens and stop sequences the way the APIs do. */
 export function finishText(
@@ -147,5 +152,7 @@ export function finishText(
 	if (maxTokens !== undefined && countTokens(text) > maxTokens) {
 		return { text: text.slice(0, maxTokens * 4), reason: 'length' };
 	}
-	return stopSequence === undefined ? { text, reason: 'end' } : { text, reason: 'stop', stopSequence };
+	return stopSequence === undefined
+		? { text, reason: 'end' }
+		: { text, reason: 'stop', stopSequence };
 }

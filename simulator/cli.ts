@@ -12,7 +12,15 @@ import { parseArgs } from 'node:util';
 import { FAULT_KINDS } from './faults';
 import { startSimulator } from './server';
 
-const VALUE_PARTS = ['latency', 'status', 'retry-after', 'rate', 'error-rate', 'fail-first', 'key'] as const;
+const VALUE_PARTS = [
+	'latency',
+	'status',
+	'retry-after',
+	'rate',
+	'error-rate',
+	'fail-first',
+	'key',
+] as const;
 const FLAG_PARTS = FAULT_KINDS.filter((k) => k !== 'status');
 
 const USAGE = `Usage: ai-sim [--port 8787] [--host 127.0.0.1] [--api-key KEY ...] [--any-key] [--seed N]
@@ -44,10 +52,13 @@ async function main(): Promise<void> {
 		return;
 	}
 	const parts: string[] = values.fault ? [values.fault as string] : [];
-	for (const p of VALUE_PARTS) if (values[p] !== undefined) parts.push(`${p}=${values[p] as string}`);
+	for (const p of VALUE_PARTS)
+		if (values[p] !== undefined) parts.push(`${p}=${values[p] as string}`);
 	for (const p of FLAG_PARTS) if (values[p]) parts.push(p);
 
-	const keys = values['any-key'] ? 'any' : ((values['api-key'] as string[] | undefined) ?? ['sim-key']);
+	const keys = values['any-key']
+		? 'any'
+		: ((values['api-key'] as string[] | undefined) ?? ['sim-key']);
 	const sim = await startSimulator({
 		port: Number(values.port),
 		host: values.host as string,

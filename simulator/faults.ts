@@ -77,7 +77,8 @@ export function parseFaultSpec(text: string): FaultSpec {
 		switch (name) {
 			case 'latency': {
 				const m = /^(\d+)(?:-(\d+))?$/.exec(value);
-				if (!m) throw new FaultSpecError(`fault spec "${text}": latency must be "<ms>" or "<min>-<max>"`);
+				if (!m)
+					throw new FaultSpecError(`fault spec "${text}": latency must be "<ms>" or "<min>-<max>"`);
 				const min = Number(m[1]);
 				const max = m[2] === undefined ? min : Number(m[2]);
 				if (max < min) throw new FaultSpecError(`fault spec "${text}": latency max is below min`);
@@ -87,7 +88,9 @@ export function parseFaultSpec(text: string): FaultSpec {
 			case 'status': {
 				const statuses = value.split(',').map((s) => Number(s.trim()));
 				if (!statuses.length || statuses.some((s) => !Number.isInteger(s) || s < 400 || s > 599)) {
-					throw new FaultSpecError(`fault spec "${text}": status must be HTTP error codes (400-599), comma-separated`);
+					throw new FaultSpecError(
+						`fault spec "${text}": status must be HTTP error codes (400-599), comma-separated`,
+					);
 				}
 				spec.statuses = statuses;
 				break;
@@ -118,13 +121,16 @@ export function parseFaultSpec(text: string): FaultSpec {
 				flags.push(name as FaultKind);
 		}
 	}
-	if (flags.length > 1) throw new FaultSpecError(`fault spec "${text}": only one of ${flags.join(', ')} at a time`);
+	if (flags.length > 1)
+		throw new FaultSpecError(`fault spec "${text}": only one of ${flags.join(', ')} at a time`);
 	spec.kind = flags[0] ?? (spec.statuses ? 'status' : undefined);
 	if (spec.statuses && spec.kind !== 'status' && spec.kind !== 'html-error') {
 		throw new FaultSpecError(`fault spec "${text}": status goes only with html-error`);
 	}
 	if ((spec.failFirst !== undefined || spec.rate < 1) && !spec.kind) {
-		throw new FaultSpecError(`fault spec "${text}": fail-first and rate need a fault to apply (e.g. status=503)`);
+		throw new FaultSpecError(
+			`fault spec "${text}": fail-first and rate need a fault to apply (e.g. status=503)`,
+		);
 	}
 	return spec;
 }

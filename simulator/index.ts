@@ -1,3 +1,9 @@
-export { startSimulator, maskKey, type Simulator, type SimulatorCounters, type SimulatorOptions } from './server';
+export {
+	startSimulator,
+	maskKey,
+	type Simulator,
+	type SimulatorCounters,
+	type SimulatorOptions,
+} from './server';
 export { parseFaultSpec, FaultSpecError, type FaultSpec, type FaultKind } from './faults';
 export { classify, countTokens, countInputTokens, contextWindow, SIM_MODELS } from './answers';

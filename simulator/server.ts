@@ -19,7 +19,15 @@ import {
 	SIM_MODELS,
 	textAnswer,
 } from './answers';
-import { extractDirective, FaultPlanner, FaultSpecError, parseFaultSpec, seededRandom, type FaultDecision, type FaultSpec } from './faults';
+import {
+	extractDirective,
+	FaultPlanner,
+	FaultSpecError,
+	parseFaultSpec,
+	seededRandom,
+	type FaultDecision,
+	type FaultSpec,
+} from './faults';
 import {
 	anthropicMessage,
 	anthropicMessagesRequest,
@@ -110,13 +118,17 @@ function header(req: IncomingMessage, name: string): string | undefined {
 function presentedKey(req: IncomingMessage, provider: Provider): string | undefined {
 	const auth = header(req, 'authorization');
 	const bearer = auth?.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : undefined;
-	return provider === 'anthropic' ? (header(req, 'x-api-key') ?? bearer) : (bearer ?? header(req, 'api-key'));
+	return provider === 'anthropic'
+		? (header(req, 'x-api-key') ?? bearer)
+		: (bearer ?? header(req, 'api-key'));
 }
 
 /** GET /v1/models serves both: the Anthropic client sends x-api-key and anthropic-version. */
 function providerOf(req: IncomingMessage, path: string): Provider {
 	if (path === '/v1/messages') return 'anthropic';
-	return header(req, 'x-api-key') !== undefined || header(req, 'anthropic-version') !== undefined ? 'anthropic' : 'openai';
+	return header(req, 'x-api-key') !== undefined || header(req, 'anthropic-version') !== undefined
+		? 'anthropic'
+		: 'openai';
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -139,13 +151,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 	const apiKeys = options.apiKeys ?? ['sim-key'];
 	const planner = new FaultPlanner(seededRandom(options.seed ?? Date.now()));
 	const models = options.models ?? SIM_MODELS;
-	let defaultFault: FaultSpec | undefined = options.fault ? parseFaultSpec(options.fault) : undefined;
+	let defaultFault: FaultSpec | undefined = options.fault
+		? parseFaultSpec(options.fault)
+		: undefined;
 	let counters = emptyCounters();
 	const sockets = new Set<Socket>();
 
 	const server = createServer((req, res) => {
 		handle(req, res).catch(() => {
-			if (!res.headersSent) sendJson(res, 500, { error: { message: 'simulator error', type: 'server_error' } });
+			if (!res.headersSent)
+				sendJson(res, 500, { error: { message: 'simulator error', type: 'server_error' } });
 			else res.destroy();
 		});
 	});
@@ -154,7 +169,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		socket.on('close', () => sockets.delete(socket));
 	});
 
-	function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+	function sendJson(
+		res: ServerResponse,
+		status: number,
+		body: unknown,
+		headers: Record<string, string> = {},
+	): void {
 		const text = JSON.stringify(body);
 		res.writeHead(status, {
 			'content-type': 'application/json',
@@ -175,9 +195,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
 		const provider = providerOf(req, path);
 		const requestId = randomUUID().replace(/-/g, '').slice(0, 24);
-		const idHeader: Record<string, string> = provider === 'anthropic' ? { 'request-id': `req_${requestId}` } : { 'x-request-id': `req_${requestId}` };
+		const idHeader: Record<string, string> =
+			provider === 'anthropic'
+				? { 'request-id': `req_${requestId}` }
+				: { 'x-request-id': `req_${requestId}` };
 		let outcome = 'aborted';
-		let model: string | undefined;
 		counters.inFlight++;
 		counters.peakInFlight = Math.max(counters.peakInFlight, counters.inFlight);
 		res.on('close', () => {
@@ -185,7 +207,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 			counters.requests++;
 			bump(counters.byEndpoint, route);
 			bump(counters.byStatus, outcome);
-			if (model) bump(counters.byModel, model);
 		});
 		const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
 			outcome = String(status);
@@ -234,8 +255,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		const prompts = promptTexts(body);
 		try {
 			const fromHeader = header(req, 'x-sim-fault');
-			const fromPrompt = prompts.map((t) => extractDirective(t).spec).filter(Boolean).join(';');
-			spec = fromHeader ? parseFaultSpec(fromHeader) : fromPrompt ? parseFaultSpec(fromPrompt) : defaultFault;
+			const fromPrompt = prompts
+				.map((t) => extractDirective(t).spec)
+				.filter(Boolean)
+				.join(';');
+			spec = fromHeader
+				? parseFaultSpec(fromHeader)
+				: fromPrompt
+					? parseFaultSpec(fromPrompt)
+					: defaultFault;
 		} catch (error) {
 			return fail(400, (error as FaultSpecError).message);
 		}
@@ -271,13 +299,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 					errorBody(provider, decision.status!),
 					retryAfter === undefined
 						? {}
-						: { 'retry-after': String(retryAfter), 'retry-after-ms': String(Math.round(retryAfter * 1000)) },
+						: {
+								'retry-after': String(retryAfter),
+								'retry-after-ms': String(Math.round(retryAfter * 1000)),
+							},
 				);
 			}
 			case 'html-error': {
 				outcome = String(decision.status);
 				const html = HTML_ERROR_PAGE(decision.status!);
-				res.writeHead(decision.status!, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(html) });
+				res.writeHead(decision.status!, {
+					'content-type': 'text/html',
+					'content-length': Buffer.byteLength(html),
+				});
 				res.end(html);
 				return;
 			}
@@ -285,10 +319,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
 		if (route === 'GET /v1/models') return reply(200, modelList(provider, models));
 
-		const parsed = provider === 'anthropic' ? anthropicMessagesRequest.safeParse(body) : openAiChatRequest.safeParse(body);
+		const parsed =
+			provider === 'anthropic'
+				? anthropicMessagesRequest.safeParse(body)
+				: openAiChatRequest.safeParse(body);
 		if (!parsed.success) return fail(400, describeIssue(parsed.error));
 		if (parsed.data.stream) return fail(400, 'stream: streaming is not supported by the simulator');
-		model = parsed.data.model;
+		const model = parsed.data.model;
+		bump(counters.byModel, model);
 
 		const cleanPrompts = prompts.map((t) => extractDirective(t).text);
 		const inputTokens = countInputTokens(cleanPrompts);
@@ -308,12 +346,22 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		const json = jsonRequest(provider, parsed.data);
 		let text: string;
 		if (decision.kind === 'invalid-json-output') text = PROSE_INSTEAD_OF_JSON;
-		else if (json && decision.kind === 'schema-mismatch') text = JSON.stringify(schemaMismatch(json.schema));
-		else if (json) text = JSON.stringify(json.schema ? fromSchema(json.schema, classify(userText)) : classify(userText));
+		else if (json && decision.kind === 'schema-mismatch')
+			text = JSON.stringify(schemaMismatch(json.schema));
+		else if (json)
+			text = JSON.stringify(
+				json.schema ? fromSchema(json.schema, classify(userText)) : classify(userText),
+			);
 		else text = textAnswer(userText);
 
-		const data = parsed.data as { max_tokens?: number; max_completion_tokens?: number; stop?: string | string[] | null; stop_sequences?: string[] };
-		const stop = provider === 'anthropic' ? (data.stop_sequences ?? []) : data.stop ? [data.stop].flat() : [];
+		const data = parsed.data as {
+			max_tokens?: number;
+			max_completion_tokens?: number;
+			stop?: string | string[] | null;
+			stop_sequences?: string[];
+		};
+		const stop =
+			provider === 'anthropic' ? (data.stop_sequences ?? []) : data.stop ? [data.stop].flat() : [];
 		const finished = finishText(text, data.max_completion_tokens ?? data.max_tokens, stop);
 		const filtered = decision.kind === 'content-filter';
 		const completion: Completion = {
@@ -328,19 +376,30 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		};
 		counters.tokens.input += completion.inputTokens;
 		counters.tokens.output += completion.outputTokens;
-		const answer = provider === 'anthropic' ? anthropicMessage(completion) : openAiCompletion(completion, Math.floor(Date.now() / 1000));
+		const answer =
+			provider === 'anthropic'
+				? anthropicMessage(completion)
+				: openAiCompletion(completion, Math.floor(Date.now() / 1000));
 
 		if (decision.kind === 'malformed-json') {
 			outcome = 'malformed-json';
 			const broken = JSON.stringify(answer).slice(0, -7) + '",,}';
-			res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(broken), ...idHeader });
+			res.writeHead(200, {
+				'content-type': 'application/json',
+				'content-length': Buffer.byteLength(broken),
+				...idHeader,
+			});
 			res.end(broken);
 			return;
 		}
 		if (decision.kind === 'truncated') {
 			outcome = 'truncated';
 			const full = JSON.stringify(answer);
-			res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(full), ...idHeader });
+			res.writeHead(200, {
+				'content-type': 'application/json',
+				'content-length': Buffer.byteLength(full),
+				...idHeader,
+			});
 			res.write(full.slice(0, Math.floor(full.length / 2)), () => res.destroy());
 			return;
 		}
@@ -383,7 +442,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
 	});
 	const { port } = server.address() as AddressInfo;
-	const host = options.host && options.host !== '0.0.0.0' && options.host !== '::' ? options.host : '127.0.0.1';
+	const host =
+		options.host && options.host !== '0.0.0.0' && options.host !== '::'
+			? options.host
+			: '127.0.0.1';
 	const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 	return {
@@ -394,7 +456,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		reset: resetAll,
 		idle: async (timeoutMs = 2000) => {
 			const deadline = Date.now() + timeoutMs;
-			while (counters.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+			while (counters.inFlight > 0 && Date.now() < deadline)
+				await new Promise((r) => setTimeout(r, 5));
 		},
 		setFault: (spec) => {
 			defaultFault = spec ? parseFaultSpec(spec) : undefined;
@@ -427,21 +490,30 @@ function promptTexts(body: unknown): string[] {
 	return texts;
 }
 
-function lastUserText(_provider: Provider, data: { messages: Array<{ role: string; content?: unknown }> }): string {
+function lastUserText(
+	_provider: Provider,
+	data: { messages: Array<{ role: string; content?: unknown }> },
+): string {
 	const user = [...data.messages].reverse().find((m) => m.role === 'user');
 	return extractDirective(contentText((user?.content ?? '') as never)).text;
 }
 
 /** JSON wanted? OpenAI says so in response_format; Anthropic in output_format or by asking for JSON in the system prompt. */
-function jsonRequest(provider: Provider, data: Record<string, unknown>): { schema?: unknown } | undefined {
+function jsonRequest(
+	provider: Provider,
+	data: Record<string, unknown>,
+): { schema?: unknown } | undefined {
 	if (provider === 'openai') {
-		const rf = data.response_format as { type: string; json_schema?: { schema?: unknown } } | undefined;
+		const rf = data.response_format as
+			| { type: string; json_schema?: { schema?: unknown } }
+			| undefined;
 		if (rf?.type === 'json_object') return {};
 		if (rf?.type === 'json_schema') return { schema: rf.json_schema?.schema };
 		return undefined;
 	}
 	const of = data.output_format as { schema?: unknown } | undefined;
 	if (of) return { schema: of.schema };
-	const system = typeof data.system === 'string' ? data.system : contentText((data.system ?? '') as never);
+	const system =
+		typeof data.system === 'string' ? data.system : contentText((data.system ?? '') as never);
 	return /\bjson\b/i.test(system) ? {} : undefined;
 }

@@ -9,12 +9,20 @@ const content = z.union([z.string(), z.array(textPart), z.null()]);
 export const openAiChatRequest = z.looseObject({
 	model: z.string().min(1),
 	messages: z
-		.array(z.looseObject({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']), content: content.optional() }))
+		.array(
+			z.looseObject({
+				role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+				content: content.optional(),
+			}),
+		)
 		.min(1),
 	max_tokens: z.number().int().positive().optional(),
 	max_completion_tokens: z.number().int().positive().optional(),
 	temperature: z.number().min(0).max(2).optional(),
-	stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
+	stop: z
+		.union([z.string(), z.array(z.string()).max(4)])
+		.nullable()
+		.optional(),
 	stream: z.boolean().optional(),
 	response_format: z
 		.discriminatedUnion('type', [
@@ -22,7 +30,10 @@ export const openAiChatRequest = z.looseObject({
 			z.looseObject({ type: z.literal('json_object') }),
 			z.looseObject({
 				type: z.literal('json_schema'),
-				json_schema: z.looseObject({ name: z.string(), schema: z.record(z.string(), z.unknown()).optional() }),
+				json_schema: z.looseObject({
+					name: z.string(),
+					schema: z.record(z.string(), z.unknown()).optional(),
+				}),
 			}),
 		])
 		.optional(),
@@ -31,7 +42,9 @@ export const openAiChatRequest = z.looseObject({
 export const anthropicMessagesRequest = z.looseObject({
 	model: z.string().min(1),
 	max_tokens: z.number().int().positive(),
-	messages: z.array(z.looseObject({ role: z.enum(['user', 'assistant']), content: content })).min(1),
+	messages: z
+		.array(z.looseObject({ role: z.enum(['user', 'assistant']), content: content }))
+		.min(1),
 	system: z.union([z.string(), z.array(textPart)]).optional(),
 	stop_sequences: z.array(z.string()).optional(),
 	temperature: z.number().min(0).max(1).optional(),
@@ -55,34 +68,75 @@ export function describeIssue(error: z.ZodError): string {
 
 const OPENAI_ERROR: Record<number, { type: string; code: string | null; message: string }> = {
 	400: { type: 'invalid_request_error', code: null, message: 'Bad request' },
-	401: { type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided.' },
-	403: { type: 'invalid_request_error', code: 'unsupported_country_region_territory', message: 'Forbidden' },
+	401: {
+		type: 'invalid_request_error',
+		code: 'invalid_api_key',
+		message: 'Incorrect API key provided.',
+	},
+	403: {
+		type: 'invalid_request_error',
+		code: 'unsupported_country_region_territory',
+		message: 'Forbidden',
+	},
 	404: { type: 'invalid_request_error', code: 'model_not_found', message: 'Not found' },
 	408: { type: 'timeout', code: null, message: 'Request timed out.' },
 	409: { type: 'invalid_request_error', code: null, message: 'Conflict' },
-	429: { type: 'requests', code: 'rate_limit_exceeded', message: 'Rate limit reached for requests. Please try again later.' },
-	500: { type: 'server_error', code: null, message: 'The server had an error while processing your request.' },
+	429: {
+		type: 'requests',
+		code: 'rate_limit_exceeded',
+		message: 'Rate limit reached for requests. Please try again later.',
+	},
+	500: {
+		type: 'server_error',
+		code: null,
+		message: 'The server had an error while processing your request.',
+	},
 	502: { type: 'server_error', code: null, message: 'Bad gateway.' },
-	503: { type: 'server_error', code: 'service_unavailable', message: 'The server is overloaded or not ready yet.' },
+	503: {
+		type: 'server_error',
+		code: 'service_unavailable',
+		message: 'The server is overloaded or not ready yet.',
+	},
 	504: { type: 'server_error', code: null, message: 'Gateway timeout.' },
-	529: { type: 'server_error', code: 'overloaded', message: 'The engine is currently overloaded, please try again later.' },
+	529: {
+		type: 'server_error',
+		code: 'overloaded',
+		message: 'The engine is currently overloaded, please try again later.',
+	},
 };
 
 const ANTHROPIC_ERROR: Record<number, { type: string; message: string }> = {
 	400: { type: 'invalid_request_error', message: 'Bad request' },
 	401: { type: 'authentication_error', message: 'invalid x-api-key' },
-	403: { type: 'permission_error', message: 'Your API key does not have permission to use the specified resource.' },
+	403: {
+		type: 'permission_error',
+		message: 'Your API key does not have permission to use the specified resource.',
+	},
 	404: { type: 'not_found_error', message: 'Not found' },
-	413: { type: 'request_too_large', message: 'Request exceeds the maximum allowed number of bytes.' },
-	429: { type: 'rate_limit_error', message: 'Number of requests has exceeded your rate limit. Please try again later.' },
+	413: {
+		type: 'request_too_large',
+		message: 'Request exceeds the maximum allowed number of bytes.',
+	},
+	429: {
+		type: 'rate_limit_error',
+		message: 'Number of requests has exceeded your rate limit. Please try again later.',
+	},
 	500: { type: 'api_error', message: 'Internal server error' },
 	503: { type: 'overloaded_error', message: 'Service unavailable' },
 	529: { type: 'overloaded_error', message: 'Overloaded' },
 };
 
-export function errorBody(provider: Provider, status: number, message?: string, code?: string): unknown {
+export function errorBody(
+	provider: Provider,
+	status: number,
+	message?: string,
+	code?: string,
+): unknown {
 	if (provider === 'anthropic') {
-		const known = ANTHROPIC_ERROR[status] ?? { type: status >= 500 ? 'api_error' : 'invalid_request_error', message: 'Error' };
+		const known = ANTHROPIC_ERROR[status] ?? {
+			type: status >= 500 ? 'api_error' : 'invalid_request_error',
+			message: 'Error',
+		};
 		return { type: 'error', error: { type: known.type, message: message ?? known.message } };
 	}
 	const known = OPENAI_ERROR[status] ?? {
@@ -90,7 +144,14 @@ export function errorBody(provider: Provider, status: number, message?: string, 
 		code: null,
 		message: 'Error',
 	};
-	return { error: { message: message ?? known.message, type: known.type, param: null, code: code ?? known.code } };
+	return {
+		error: {
+			message: message ?? known.message,
+			type: known.type,
+			param: null,
+			code: code ?? known.code,
+		},
+	};
 }
 
 export const HTML_ERROR_PAGE = (status: number) =>
@@ -109,7 +170,12 @@ export interface Completion {
 }
 
 export function openAiCompletion(c: Completion, created: number): unknown {
-	const finish_reason = { end: 'stop', length: 'length', stop: 'stop', content_filter: 'content_filter' }[c.finish];
+	const finish_reason = {
+		end: 'stop',
+		length: 'length',
+		stop: 'stop',
+		content_filter: 'content_filter',
+	}[c.finish];
 	return {
 		id: `chatcmpl-${c.id}`,
 		object: 'chat.completion',
@@ -117,7 +183,14 @@ export function openAiCompletion(c: Completion, created: number): unknown {
 		model: c.model,
 		choices: c.empty
 			? []
-			: [{ index: 0, message: { role: 'assistant', content: c.text, refusal: null }, logprobs: null, finish_reason }],
+			: [
+					{
+						index: 0,
+						message: { role: 'assistant', content: c.text, refusal: null },
+						logprobs: null,
+						finish_reason,
+					},
+				],
 		usage: {
 			prompt_tokens: c.inputTokens,
 			completion_tokens: c.outputTokens,
@@ -128,7 +201,12 @@ export function openAiCompletion(c: Completion, created: number): unknown {
 }
 
 export function anthropicMessage(c: Completion): unknown {
-	const stop_reason = { end: 'end_turn', length: 'max_tokens', stop: 'stop_sequence', content_filter: 'refusal' }[c.finish];
+	const stop_reason = {
+		end: 'end_turn',
+		length: 'max_tokens',
+		stop: 'stop_sequence',
+		content_filter: 'refusal',
+	}[c.finish];
 	return {
 		id: `msg_${c.id}`,
 		type: 'message',
@@ -143,8 +221,21 @@ export function anthropicMessage(c: Completion): unknown {
 
 export function modelList(provider: Provider, models: readonly string[]): unknown {
 	if (provider === 'anthropic') {
-		const data = models.map((id) => ({ type: 'model', id, display_name: id, created_at: '2024-01-01T00:00:00Z' }));
-		return { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+		const data = models.map((id) => ({
+			type: 'model',
+			id,
+			display_name: id,
+			created_at: '2024-01-01T00:00:00Z',
+		}));
+		return {
+			data,
+			has_more: false,
+			first_id: data[0]?.id ?? null,
+			last_id: data.at(-1)?.id ?? null,
+		};
 	}
-	return { object: 'list', data: models.map((id) => ({ id, object: 'model', created: 1704067200, owned_by: 'ai-sim' })) };
+	return {
+		object: 'list',
+		data: models.map((id) => ({ id, object: 'model', created: 1704067200, owned_by: 'ai-sim' })),
+	};
 }

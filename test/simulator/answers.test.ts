@@ -1,10 +1,20 @@
-import { classify, contextWindow, countInputTokens, finishText, fromSchema } from '../../simulator/answers';
+import {
+	classify,
+	contextWindow,
+	countInputTokens,
+	finishText,
+	fromSchema,
+} from '../../simulator/answers';
 
 describe('deterministic answers', () => {
 	it('classifies by keywords, the same way every time', () => {
 		const text = 'The invoice payment is late and I am disappointed';
 		expect(classify(text)).toEqual(classify(text));
-		expect(classify(text)).toMatchObject({ category: 'invoice', sentiment: 'negative', language: 'en' });
+		expect(classify(text)).toMatchObject({
+			category: 'invoice',
+			sentiment: 'negative',
+			language: 'en',
+		});
 		expect(classify('I need help with my login').category).toBe('support');
 		expect(classify('Please review the contract renewal').category).toBe('contract');
 		expect(classify('Lovely weather').category).toBe('other');
@@ -49,7 +59,11 @@ describe('deterministic answers', () => {
 	});
 
 	it('applies stop sequences and max tokens like the APIs', () => {
-		expect(finishText('one two three', undefined, ['two'])).toEqual({ text: 'one ', reason: 'stop', stopSequence: 'two' });
+		expect(finishText('one two three', undefined, ['two'])).toEqual({
+			text: 'one ',
+			reason: 'stop',
+			stopSequence: 'two',
+		});
 		expect(finishText('a'.repeat(40), 5, [])).toEqual({ text: 'a'.repeat(20), reason: 'length' });
 		expect(finishText('short', 5, [])).toEqual({ text: 'short', reason: 'end' });
 	});

@@ -6,7 +6,9 @@ const CLI = join(__dirname, '../../dist/simulator/cli.js');
 
 /** Starts `ai-sim` (the built CLI, as `npm run ai-sim` does) and resolves with its URL. */
 function startCli(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-	const child = spawn(process.execPath, [CLI, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+	const child = spawn(process.execPath, [CLI, '--port', '0', ...args], {
+		stdio: ['ignore', 'pipe', 'pipe'],
+	});
 	return new Promise((resolve, reject) => {
 		let out = '';
 		child.stdout!.on('data', (d: Buffer) => {
@@ -22,18 +24,31 @@ function startCli(args: string[]): Promise<{ child: ChildProcess; url: string }>
 describe('npm run ai-sim (the CLI)', () => {
 	let child: ChildProcess | undefined;
 	beforeAll(() => {
-		if (!existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build` first (`npm test` does)');
+		if (!existsSync(CLI))
+			throw new Error('dist/ is missing: run `npm run build` first (`npm test` does)');
 	});
 	afterEach(() => child?.kill());
 
 	it('sets keys and faults from flags', async () => {
-		const started = await startCli(['--api-key', 'k1', '--fail-first', '1', '--status', '503', '--seed', '3']);
+		const started = await startCli([
+			'--api-key',
+			'k1',
+			'--fail-first',
+			'1',
+			'--status',
+			'503',
+			'--seed',
+			'3',
+		]);
 		child = started.child;
 		const call = (key: string) =>
 			fetch(`${started.url}/v1/chat/completions`, {
 				method: 'POST',
 				headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-				body: JSON.stringify({ model: 'sim-standard', messages: [{ role: 'user', content: 'hello' }] }),
+				body: JSON.stringify({
+					model: 'sim-standard',
+					messages: [{ role: 'user', content: 'hello' }],
+				}),
 			}).then((r) => r.status);
 		expect(await call('sim-key')).toBe(401);
 		expect([await call('k1'), await call('k1')]).toEqual([503, 200]);

@@ -1,8 +1,15 @@
-import { extractDirective, FaultPlanner, parseFaultSpec, seededRandom } from '../../simulator/faults';
+import {
+	extractDirective,
+	FaultPlanner,
+	parseFaultSpec,
+	seededRandom,
+} from '../../simulator/faults';
 
 describe('fault specs', () => {
 	it('parses every part', () => {
-		expect(parseFaultSpec('latency=100-300;status=429,503;retry-after=2;rate=0.5;fail-first=3;key=a')).toEqual({
+		expect(
+			parseFaultSpec('latency=100-300;status=429,503;retry-after=2;rate=0.5;fail-first=3;key=a'),
+		).toEqual({
 			source: 'latency=100-300;status=429,503;retry-after=2;rate=0.5;fail-first=3;key=a',
 			latencyMs: { min: 100, max: 300 },
 			kind: 'status',
@@ -13,8 +20,14 @@ describe('fault specs', () => {
 			key: 'a',
 		});
 		expect(parseFaultSpec('hang').kind).toBe('hang');
-		expect(parseFaultSpec('html-error;status=503')).toMatchObject({ kind: 'html-error', statuses: [503] });
-		expect(parseFaultSpec('latency=50')).toMatchObject({ latencyMs: { min: 50, max: 50 }, kind: undefined });
+		expect(parseFaultSpec('html-error;status=503')).toMatchObject({
+			kind: 'html-error',
+			statuses: [503],
+		});
+		expect(parseFaultSpec('latency=50')).toMatchObject({
+			latencyMs: { min: 50, max: 50 },
+			kind: undefined,
+		});
 	});
 
 	it.each([

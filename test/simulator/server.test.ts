@@ -30,8 +30,16 @@ function post(path: string, body: unknown, headers: Record<string, string> = {})
 		body: JSON.stringify(body),
 	});
 }
-const chat = (content: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
-	post('/v1/chat/completions', { model: 'sim-standard', messages: [{ role: 'user', content }], ...extra }, headers);
+const chat = (
+	content: string,
+	extra: Record<string, unknown> = {},
+	headers: Record<string, string> = {},
+) =>
+	post(
+		'/v1/chat/completions',
+		{ model: 'sim-standard', messages: [{ role: 'user', content }], ...extra },
+		headers,
+	);
 
 /** Resolves with what happened to a request: an HTTP status, or the network error's code. */
 async function outcome(request: Promise<Response>): Promise<string> {
@@ -69,7 +77,10 @@ describe('OpenAI wire format through the official openai client', () => {
 			response_format: { type: 'json_object' },
 			messages: [{ role: 'user', content: 'I want a refund, this is unacceptable' }],
 		});
-		expect(JSON.parse(object.choices[0].message.content!)).toMatchObject({ category: 'complaint', sentiment: 'negative' });
+		expect(JSON.parse(object.choices[0].message.content!)).toMatchObject({
+			category: 'complaint',
+			sentiment: 'negative',
+		});
 
 		const schema = await openai().chat.completions.create({
 			model: 'sim-standard',
@@ -79,14 +90,20 @@ describe('OpenAI wire format through the official openai client', () => {
 					name: 'ticket',
 					schema: {
 						type: 'object',
-						properties: { category: { type: 'string', enum: ['support', 'other'] }, urgent: { type: 'boolean' } },
+						properties: {
+							category: { type: 'string', enum: ['support', 'other'] },
+							urgent: { type: 'boolean' },
+						},
 						required: ['category', 'urgent'],
 					},
 				},
 			},
 			messages: [{ role: 'user', content: 'I cannot login' }],
 		});
-		expect(JSON.parse(schema.choices[0].message.content!)).toEqual({ category: 'support', urgent: true });
+		expect(JSON.parse(schema.choices[0].message.content!)).toEqual({
+			category: 'support',
+			urgent: true,
+		});
 	});
 
 	it('honours max_tokens and stop', async () => {
@@ -113,7 +130,10 @@ describe('OpenAI wire format through the official openai client', () => {
 
 	it('rejects a wrong key with 401 in OpenAI format, without echoing the key', async () => {
 		const error = await openai({ apiKey: 'sk-wrong-secret-1234' })
-			.chat.completions.create({ model: 'sim-standard', messages: [{ role: 'user', content: 'x' }] })
+			.chat.completions.create({
+				model: 'sim-standard',
+				messages: [{ role: 'user', content: 'x' }],
+			})
 			.catch((e: unknown) => e);
 		expect(error).toBeInstanceOf(OpenAI.AuthenticationError);
 		expect((error as InstanceType<typeof OpenAI.AuthenticationError>).code).toBe('invalid_api_key');
@@ -127,7 +147,10 @@ describe('OpenAI wire format through the official openai client', () => {
 
 	it('surfaces 429 with Retry-After as RateLimitError', async () => {
 		const error = await openai({ defaultHeaders: { 'x-sim-fault': 'status=429;retry-after=2' } })
-			.chat.completions.create({ model: 'sim-standard', messages: [{ role: 'user', content: 'x' }] })
+			.chat.completions.create({
+				model: 'sim-standard',
+				messages: [{ role: 'user', content: 'x' }],
+			})
 			.catch((e: unknown) => e);
 		expect(error).toBeInstanceOf(OpenAI.RateLimitError);
 		const apiError = error as InstanceType<typeof OpenAI.RateLimitError>;
@@ -137,7 +160,10 @@ describe('OpenAI wire format through the official openai client', () => {
 
 	it.each([500, 503, 529])('surfaces %i as a server error', async (status) => {
 		const error = await openai({ defaultHeaders: { 'x-sim-fault': `status=${status}` } })
-			.chat.completions.create({ model: 'sim-standard', messages: [{ role: 'user', content: 'x' }] })
+			.chat.completions.create({
+				model: 'sim-standard',
+				messages: [{ role: 'user', content: 'x' }],
+			})
 			.catch((e: unknown) => e);
 		expect(error).toBeInstanceOf(OpenAI.InternalServerError);
 		expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(status);
@@ -145,10 +171,15 @@ describe('OpenAI wire format through the official openai client', () => {
 
 	it('context over the model window is a 400 context_length_exceeded', async () => {
 		const error = await openai()
-			.chat.completions.create({ model: 'sim-small', messages: [{ role: 'user', content: 'word '.repeat(400) }] })
+			.chat.completions.create({
+				model: 'sim-small',
+				messages: [{ role: 'user', content: 'word '.repeat(400) }],
+			})
 			.catch((e: unknown) => e);
 		expect(error).toBeInstanceOf(OpenAI.BadRequestError);
-		expect((error as InstanceType<typeof OpenAI.BadRequestError>).code).toBe('context_length_exceeded');
+		expect((error as InstanceType<typeof OpenAI.BadRequestError>).code).toBe(
+			'context_length_exceeded',
+		);
 		// the same prompt fits a larger model
 		const ok = await openai().chat.completions.create({
 			model: 'sim-large',
@@ -160,7 +191,10 @@ describe('OpenAI wire format through the official openai client', () => {
 	it('a hang makes the client give up at its timeout', async () => {
 		const t0 = Date.now();
 		const error = await openai({ timeout: 300, defaultHeaders: { 'x-sim-fault': 'hang' } })
-			.chat.completions.create({ model: 'sim-standard', messages: [{ role: 'user', content: 'x' }] })
+			.chat.completions.create({
+				model: 'sim-standard',
+				messages: [{ role: 'user', content: 'x' }],
+			})
 			.catch((e: unknown) => e);
 		// Outside jest this is APIConnectionTimeoutError; jest's separate realm hides the AbortError type from the client.
 		expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
@@ -170,22 +204,37 @@ describe('OpenAI wire format through the official openai client', () => {
 
 	it('a reset is a connection error', async () => {
 		const error = await openai({ defaultHeaders: { 'x-sim-fault': 'reset' } })
-			.chat.completions.create({ model: 'sim-standard', messages: [{ role: 'user', content: 'x' }] })
+			.chat.completions.create({
+				model: 'sim-standard',
+				messages: [{ role: 'user', content: 'x' }],
+			})
 			.catch((e: unknown) => e);
 		expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
 	});
 
-	it.each(['malformed-json', 'truncated'])('a %s body makes the client fail to read the answer', async (fault) => {
-		const error = await openai({ defaultHeaders: { 'x-sim-fault': fault } })
-			.chat.completions.create({ model: 'sim-standard', messages: [{ role: 'user', content: 'x' }] })
-			.catch((e: unknown) => e);
-		// the client's own error or undici's TypeError("terminated"), which comes from another realm under jest
-		expect(error).toHaveProperty('message', expect.stringMatching(/JSON|terminated|Unexpected|Expected/));
-	});
+	it.each(['malformed-json', 'truncated'])(
+		'a %s body makes the client fail to read the answer',
+		async (fault) => {
+			const error = await openai({ defaultHeaders: { 'x-sim-fault': fault } })
+				.chat.completions.create({
+					model: 'sim-standard',
+					messages: [{ role: 'user', content: 'x' }],
+				})
+				.catch((e: unknown) => e);
+			// the client's own error or undici's TypeError("terminated"), which comes from another realm under jest
+			expect(error).toHaveProperty(
+				'message',
+				expect.stringMatching(/JSON|terminated|Unexpected|Expected/),
+			);
+		},
+	);
 
 	it('an HTML error page is an APIError with the page status', async () => {
 		const error = await openai({ defaultHeaders: { 'x-sim-fault': 'html-error' } })
-			.chat.completions.create({ model: 'sim-standard', messages: [{ role: 'user', content: 'x' }] })
+			.chat.completions.create({
+				model: 'sim-standard',
+				messages: [{ role: 'user', content: 'x' }],
+			})
 			.catch((e: unknown) => e);
 		expect(error).toBeInstanceOf(OpenAI.InternalServerError);
 		expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
@@ -198,14 +247,19 @@ describe('OpenAI wire format through the official openai client', () => {
 				model: 'sim-standard',
 				response_format: {
 					type: 'json_schema',
-					json_schema: { name: 't', schema: { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] } },
+					json_schema: {
+						name: 't',
+						schema: { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] },
+					},
 				},
 				messages: [{ role: 'user', content: 'x' }],
 			});
 		expect((await ask('empty-choices')).choices).toEqual([]);
 		const prose = (await ask('invalid-json-output')).choices[0].message.content!;
 		expect(() => JSON.parse(prose)).toThrow();
-		expect(JSON.parse((await ask('schema-mismatch')).choices[0].message.content!)).not.toHaveProperty('a');
+		expect(
+			JSON.parse((await ask('schema-mismatch')).choices[0].message.content!),
+		).not.toHaveProperty('a');
 		const filtered = await ask('content-filter');
 		expect(filtered.choices[0].finish_reason).toBe('content_filter');
 		expect(filtered.choices[0].message.content).toBe('');
@@ -221,7 +275,10 @@ describe('Anthropic wire format through the official @anthropic-ai/sdk client', 
 			messages: [{ role: 'user', content: 'Please review the contract renewal' }],
 		});
 		expect(res.content).toEqual([
-			{ type: 'text', text: 'Category: contract. Sentiment: neutral. Summary: Please review the contract renewal' },
+			{
+				type: 'text',
+				text: 'Category: contract. Sentiment: neutral. Summary: Please review the contract renewal',
+			},
 		]);
 		expect(res.stop_reason).toBe('end_turn');
 		expect(res.usage).toMatchObject({ input_tokens: 6 + 3 + 9 + 3, output_tokens: 21 });
@@ -256,13 +313,25 @@ describe('Anthropic wire format through the official @anthropic-ai/sdk client', 
 			.messages.create({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] })
 			.catch((e: unknown) => e);
 		expect(error).toBeInstanceOf(AnthropicAuthError);
-		expect((error as { error: unknown }).error).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+		expect((error as { error: unknown }).error).toMatchObject({
+			type: 'error',
+			error: { type: 'authentication_error' },
+		});
 	});
 
 	it('needs the anthropic-version header', async () => {
-		const res = await post('/v1/messages', { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }, { 'x-api-key': 'sim-key' });
+		const res = await post(
+			'/v1/messages',
+			{ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] },
+			{ 'x-api-key': 'sim-key' },
+		);
 		expect(res.status).toBe(400);
-		expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', message: expect.stringContaining('anthropic-version') } });
+		expect(await res.json()).toMatchObject({
+			error: {
+				type: 'invalid_request_error',
+				message: expect.stringContaining('anthropic-version'),
+			},
+		});
 	});
 
 	it('529 is OverloadedError and 429 is RateLimitError with Retry-After', async () => {
@@ -279,7 +348,11 @@ describe('Anthropic wire format through the official @anthropic-ai/sdk client', 
 
 	it('context over the window is a 400 "prompt is too long"', async () => {
 		const error = await anthropic()
-			.messages.create({ model: 'sim-small', max_tokens: 5, messages: [{ role: 'user', content: 'word '.repeat(400) }] })
+			.messages.create({
+				model: 'sim-small',
+				max_tokens: 5,
+				messages: [{ role: 'user', content: 'word '.repeat(400) }],
+			})
 			.catch((e: unknown) => e);
 		expect(error).toBeInstanceOf(Anthropic.BadRequestError);
 		expect((error as Error).message).toMatch(/prompt is too long/);
@@ -331,7 +404,11 @@ describe('fault injection and counters', () => {
 			expect(res.status).toBe(500);
 			const overridden = await fetch(`${local.baseUrl}/chat/completions`, {
 				method: 'POST',
-				headers: { authorization: 'Bearer sim-key', 'content-type': 'application/json', 'x-sim-fault': 'latency=0' },
+				headers: {
+					authorization: 'Bearer sim-key',
+					'content-type': 'application/json',
+					'x-sim-fault': 'latency=0',
+				},
 				body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
 			});
 			expect(overridden.status).toBe(200);
@@ -359,7 +436,9 @@ describe('fault injection and counters', () => {
 	});
 
 	it('reports peak requests in flight', async () => {
-		await Promise.all(Array.from({ length: 7 }, () => chat('x', {}, { 'x-sim-fault': 'latency=100' })));
+		await Promise.all(
+			Array.from({ length: 7 }, () => chat('x', {}, { 'x-sim-fault': 'latency=100' })),
+		);
 		const c = sim.counters();
 		expect(c.peakInFlight).toBe(7);
 		expect(c.inFlight).toBe(0);
@@ -396,7 +475,10 @@ describe('fault injection and counters', () => {
 	it('validates requests like the real API', async () => {
 		const res = await post('/v1/chat/completions', { model: 'm', messages: [] });
 		expect(res.status).toBe(400);
-		expect((await res.json()).error).toMatchObject({ type: 'invalid_request_error', message: expect.stringContaining('messages') });
+		expect((await res.json()).error).toMatchObject({
+			type: 'invalid_request_error',
+			message: expect.stringContaining('messages'),
+		});
 		const bad = await fetch(`${sim.baseUrl}/chat/completions`, {
 			method: 'POST',
 			headers: { authorization: 'Bearer sim-key' },
@@ -407,7 +489,10 @@ describe('fault injection and counters', () => {
 
 	it('control routes: reset and change the default fault at run time', async () => {
 		await chat('x');
-		const put = await fetch(`${sim.url}/_sim/fault`, { method: 'PUT', body: JSON.stringify({ fault: 'status=503' }) });
+		const put = await fetch(`${sim.url}/_sim/fault`, {
+			method: 'PUT',
+			body: JSON.stringify({ fault: 'status=503' }),
+		});
 		expect(await put.json()).toEqual({ fault: 'status=503' });
 		expect((await chat('x')).status).toBe(503);
 		await fetch(`${sim.url}/_sim/fault`, { method: 'PUT', body: JSON.stringify({ fault: null }) });
@@ -421,7 +506,9 @@ describe('fault injection and counters', () => {
 	it('closing the simulator ends hanging requests', async () => {
 		const local = await startSimulator();
 		const pending = outcome(
-			fetch(`${local.baseUrl}/models`, { headers: { authorization: 'Bearer sim-key', 'x-sim-fault': 'hang' } }),
+			fetch(`${local.baseUrl}/models`, {
+				headers: { authorization: 'Bearer sim-key', 'x-sim-fault': 'hang' },
+			}),
 		);
 		await new Promise((r) => setTimeout(r, 50));
 		await local.close();
