@@ -52,7 +52,9 @@ describe('npm run ai-sim (the CLI)', () => {
 			}).then((r) => r.status);
 		expect(await call('sim-key')).toBe(401);
 		expect([await call('k1'), await call('k1')]).toEqual([503, 200]);
-		const counters = await (await fetch(`${started.url}/_sim/counters`)).json();
+		const counters = (await (await fetch(`${started.url}/_sim/counters`)).json()) as {
+			byStatus: Record<string, number>;
+		};
 		expect(counters.byStatus).toEqual({ '401': 1, '503': 1, '200': 1 });
 	});
 

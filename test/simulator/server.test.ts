@@ -9,6 +9,11 @@ import { startSimulator, type Simulator } from '../../simulator';
 
 let sim: Simulator;
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are asserted field by field
+type Json = Record<string, any>;
+const json = (res: Response | Promise<Response>) =>
+	Promise.resolve(res).then((r) => r.json() as Promise<Json>);
+
 beforeAll(async () => {
 	sim = await startSimulator({ seed: 1 });
 });
@@ -387,8 +392,8 @@ describe('fault injection and counters', () => {
 	});
 
 	it('the prompt directive is not part of the answer or the token count', async () => {
-		const plain = await (await chat('Pay the invoice')).json();
-		const directed = await (await chat('Pay the invoice [[sim:latency=1]]')).json();
+		const plain = await json(chat('Pay the invoice'));
+		const directed = await json(chat('Pay the invoice [[sim:latency=1]]'));
 		expect(directed.choices[0].message.content).toBe(plain.choices[0].message.content);
 		expect(directed.usage).toEqual(plain.usage);
 	});
@@ -461,7 +466,7 @@ describe('fault injection and counters', () => {
 	it('a bad fault header is a 400 naming the problem', async () => {
 		const res = await chat('x', {}, { 'x-sim-fault': 'explode' });
 		expect(res.status).toBe(400);
-		expect((await res.json()).error.message).toMatch(/unknown part "explode"/);
+		expect((await json(res)).error.message).toMatch(/unknown part "explode"/);
 	});
 
 	it('counts requests by masked API key and never shows a whole key', async () => {
@@ -475,7 +480,7 @@ describe('fault injection and counters', () => {
 	it('validates requests like the real API', async () => {
 		const res = await post('/v1/chat/completions', { model: 'm', messages: [] });
 		expect(res.status).toBe(400);
-		expect((await res.json()).error).toMatchObject({
+		expect((await json(res)).error).toMatchObject({
 			type: 'invalid_request_error',
 			message: expect.stringContaining('messages'),
 		});
@@ -497,7 +502,7 @@ describe('fault injection and counters', () => {
 		expect((await chat('x')).status).toBe(503);
 		await fetch(`${sim.url}/_sim/fault`, { method: 'PUT', body: JSON.stringify({ fault: null }) });
 		expect((await chat('x')).status).toBe(200);
-		const counters = await (await fetch(`${sim.url}/_sim/counters`)).json();
+		const counters = await json(fetch(`${sim.url}/_sim/counters`));
 		expect(counters.requests).toBe(3);
 		await fetch(`${sim.url}/_sim/reset`, { method: 'POST' });
 		expect(sim.counters().requests).toBe(0);
