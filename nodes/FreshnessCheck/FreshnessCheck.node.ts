@@ -1,0 +1,182 @@
+import {
+	NodeConnectionTypes,
+	NodeOperationError,
+	type IDataObject,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type INodeType,
+	type INodeTypeDescription,
+} from 'n8n-workflow';
+
+import {
+	judge,
+	parseTimestamp,
+	resolveSettings,
+	type FreshnessResult,
+	type ParseOptions,
+	type Threshold,
+	type TimestampFormat,
+} from '../../lib/freshness';
+import { getPath, parsePath, type PathSegment } from '../../lib/path';
+import { itemParameter } from '../shared/parameters';
+import { properties } from './properties';
+
+const OUTPUT = { fresh: 0, warn: 1, stale: 2 } as const;
+
+interface Options {
+	clockSkewSeconds?: number;
+	defaultZone?: string;
+	onInvalid?: 'stale' | 'error';
+	outputField?: string;
+	referenceTime?: unknown;
+}
+
+export class FreshnessCheck implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Freshness Check',
+		name: 'freshnessCheck',
+		icon: { light: 'file:freshnessCheck.svg', dark: 'file:freshnessCheck.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle:
+			'={{ {"item": "each item", "oldest": "batch by oldest", "newest": "batch by newest"}[$parameter["mode"]] }}',
+		description: 'Route data by its age (fresh / warn / stale) before it reaches an AI model',
+		defaults: { name: 'Freshness Check' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
+		outputNames: ['Fresh', 'Warn', 'Stale'],
+		properties,
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const items = this.getInputData();
+		const outputs: INodeExecutionData[][] = [[], [], []];
+		if (!items.length) return outputs;
+
+		const mode = this.getNodeParameter('mode', 0) as 'item' | 'oldest' | 'newest';
+		const source = this.getNodeParameter('source', 0) as 'field' | 'expression';
+		const options = itemParameter<Options>(this, 'options', {});
+		const thresholds = itemParameter<{ warnAfter?: Threshold; errorAfter?: Threshold }>(
+			this,
+			'thresholds',
+			{},
+		);
+		const format = itemParameter<TimestampFormat>(this, 'format', 'auto');
+		const customFormat = itemParameter<string>(this, 'customFormat', '');
+		const field = source === 'field' ? itemParameter<string>(this, 'field', '') : undefined;
+		const value = source === 'expression' ? itemParameter<unknown>(this, 'value') : undefined;
+		const startedAt = Date.now();
+
+		/** Everything configured for item i, checked; a mistake names the parameter and the item. */
+		const config = (i: number) => {
+			const opts = options(i);
+			try {
+				const resolved = resolveSettings(
+					{ ...thresholds(i), ...opts, format: format(i), customFormat: customFormat(i) },
+					startedAt,
+				);
+				return {
+					...resolved,
+					onInvalid: opts.onInvalid ?? 'stale',
+					outputField: opts.outputField || 'freshness',
+				};
+			} catch (error) {
+				throw new NodeOperationError(this.getNode(), (error as Error).message, {
+					itemIndex: i,
+					description: `Item ${i}: fix the node's settings.`,
+				});
+			}
+		};
+
+		const readTimestamp = (i: number, parse: ParseOptions): number | undefined => {
+			let raw: unknown;
+			if (field) {
+				let path: PathSegment[];
+				try {
+					path = parsePath(field(i)); // cached by path text
+				} catch (error) {
+					throw new NodeOperationError(
+						this.getNode(),
+						`"Timestamp Field": ${(error as Error).message}`,
+						{ itemIndex: i },
+					);
+				}
+				raw = getPath(items[i].json, path).value;
+			} else {
+				raw = value!(i);
+			}
+			return parseTimestamp(raw, parse);
+		};
+
+		const emit = (i: number, result: FreshnessResult & IDataObject, outputField: string) => {
+			outputs[OUTPUT[result.status]].push({
+				json: { ...items[i].json, [outputField]: result },
+				binary: items[i].binary,
+				pairedItem: { item: i },
+			});
+		};
+
+		/** A missing or unreadable timestamp: to Stale with its reason, or an error naming the item. */
+		const invalid = (i: number, ts: number | undefined, c: ReturnType<typeof config>): boolean => {
+			if (ts !== undefined && !Number.isNaN(ts)) return false;
+			const result = judge(ts, c.nowMs, c.rules);
+			if (c.onInvalid === 'error' && !this.continueOnFail()) {
+				const where = field ? `field "${field(i)}"` : 'the Timestamp expression';
+				throw new NodeOperationError(
+					this.getNode(),
+					`Item ${i}: the timestamp in ${where} is ${ts === undefined ? 'missing' : 'not a readable date'}`,
+					{
+						itemIndex: i,
+						description:
+							'Set "Missing or Unreadable Timestamp" to "Send to Stale" to route such items instead.',
+					},
+				);
+			}
+			emit(i, result as FreshnessResult & IDataObject, c.outputField);
+			return true;
+		};
+
+		if (mode === 'item') {
+			for (let i = 0; i < items.length; i++) {
+				const c = config(i);
+				const ts = readTimestamp(i, c.parse);
+				if (!invalid(i, ts, c))
+					emit(i, judge(ts, c.nowMs, c.rules) as FreshnessResult & IDataObject, c.outputField);
+			}
+			return outputs;
+		}
+
+		// Batch: one verdict for all items with a readable timestamp, from the oldest or the newest one.
+		const c = config(0);
+		const valid: Array<{ i: number; ts: number }> = [];
+		for (let i = 0; i < items.length; i++) {
+			const ts = readTimestamp(i, c.parse);
+			if (!invalid(i, ts, c)) valid.push({ i, ts: ts! });
+		}
+		if (!valid.length) return outputs;
+		const basis = valid.reduce((a, b) => ((mode === 'oldest' ? b.ts < a.ts : b.ts > a.ts) ? b : a));
+		const verdict = judge(basis.ts, c.nowMs, c.rules);
+		for (const { i, ts } of valid) {
+			emit(
+				i,
+				{
+					...verdict,
+					batch: {
+						basis: mode,
+						basisItem: basis.i,
+						items: valid.length,
+						itemTimestamp: new Date(ts).toISOString(),
+					},
+				},
+				c.outputField,
+			);
+		}
+		// Outputs keep input order within each branch.
+		for (const out of outputs)
+			out.sort(
+				(a, b) => (a.pairedItem as { item: number }).item - (b.pairedItem as { item: number }).item,
+			);
+		return outputs;
+	}
+}

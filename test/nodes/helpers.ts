@@ -1,0 +1,49 @@
+import type { IConnections, IDataObject, INode, INodeExecutionData } from 'n8n-workflow';
+
+import { AiServiceApi } from '../../credentials/AiServiceApi.credentials';
+import { FreshnessCheck } from '../../nodes/FreshnessCheck/FreshnessCheck.node';
+import { createHarness, type HarnessRunOptions } from '../harness';
+
+/** Every node and credential of the package, as n8n loads them from package.json. */
+export const harness = createHarness({
+	nodeTypes: [FreshnessCheck],
+	credentialTypes: [AiServiceApi],
+});
+
+/** Runs Start → one package node with the given parameters on the given items. */
+export async function runNode(
+	type: string,
+	parameters: INode['parameters'],
+	items: IDataObject[],
+	options: HarnessRunOptions & { name?: string } = {},
+) {
+	const name = options.name ?? 'Node';
+	const nodes: INode[] = [
+		{
+			id: 's',
+			name: 'Start',
+			type: 'harness.start',
+			typeVersion: 1,
+			position: [0, 0],
+			parameters: {},
+		},
+		{
+			id: 'n',
+			name,
+			type: `n8n-nodes-ai-patterns.${type}`,
+			typeVersion: 1,
+			position: [200, 0],
+			parameters,
+		},
+	];
+	const connections: IConnections = { Start: { main: [[{ node: name, type: 'main', index: 0 }]] } };
+	const result = await harness.run(
+		{ nodes, connections },
+		{ startItems: items.map((json) => ({ json })), ...options },
+	);
+	return { ...result, out: result.outputs[name] ?? [] };
+}
+
+/** The input index each output item came from, per output: proves routing and pairedItem at once. */
+export const pairedIndexes = (outputs: INodeExecutionData[][]) =>
+	outputs.map((items) => items.map((item) => (item.pairedItem as { item: number }).item));
