@@ -1,3 +1,5 @@
+import type { IDataObject } from 'n8n-workflow';
+
 import { pairedIndexes, runNode } from './helpers';
 
 const NOW = '2024-05-10T12:00:00.000Z';
@@ -6,11 +8,8 @@ const base = {
 	thresholds: { warnAfter: { count: 1, period: 'day' }, errorAfter: { count: 3, period: 'day' } },
 	options: { referenceTime: NOW },
 };
-const check = (
-	parameters: Record<string, unknown>,
-	items: Array<Record<string, unknown>>,
-	opts = {},
-) => runNode('freshnessCheck', { ...base, ...parameters } as never, items, opts);
+const check = (parameters: Record<string, unknown>, items: IDataObject[], opts = {}) =>
+	runNode('freshnessCheck', { ...base, ...parameters } as never, items, opts);
 
 describe('Freshness Check node', () => {
 	it('routes each item to Fresh, Warn or Stale by its own age, keeping every item once', async () => {
