@@ -44,7 +44,7 @@ describe('the package in real n8n', () => {
 		const loaded = (await api.nodeTypes()).map((t) => t.name);
 		for (const file of pkg.n8n.nodes) {
 			// the built class, as n8n's loader instantiates it from the path in package.json
-			const exported = require(join(__dirname, '../..', file)) as Record<
+			const exported = (await import(join(__dirname, '../..', file))) as Record<
 				string,
 				new () => INodeType
 			>;
