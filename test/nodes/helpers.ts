@@ -1,12 +1,13 @@
 import type { IConnections, IDataObject, INode, INodeExecutionData } from 'n8n-workflow';
 
 import { AiServiceApi } from '../../credentials/AiServiceApi.credentials';
+import { CompletenessCheck } from '../../nodes/CompletenessCheck/CompletenessCheck.node';
 import { FreshnessCheck } from '../../nodes/FreshnessCheck/FreshnessCheck.node';
 import { createHarness, type HarnessRunOptions } from '../harness';
 
 /** Every node and credential of the package, as n8n loads them from package.json. */
 export const harness = createHarness({
-	nodeTypes: [FreshnessCheck],
+	nodeTypes: [FreshnessCheck, CompletenessCheck],
 	credentialTypes: [AiServiceApi],
 });
 
