@@ -1,0 +1,60 @@
+/**
+ * The one state-store interface every stateful node uses (Idempotency Guard, response cache,
+ * last good answer, circuit breaker). One class per backend: memory, local (SQLite), Redis, Postgres.
+ * Every operation is atomic in the backend, so n8n queue-mode workers on many hosts agree.
+ */
+
+export type StoreKind = 'memory' | 'local' | 'redis' | 'postgres';
+
+export interface ClaimRecord {
+	key: string;
+	status: 'in_progress' | 'completed';
+	/** Hash of the payload that claimed the key (optional). */
+	fingerprint?: string;
+	/** What `complete` stored (JSON), replayed to duplicates. */
+	result?: unknown;
+	/** Owner of the current claim: `complete` / `release` with a token only act on that claim. */
+	token: string;
+	/** When the key was first claimed (epoch ms): "first seen". */
+	createdAt: number;
+	/** Lease end (in progress) or retention end (completed), epoch ms. */
+	expiresAt: number;
+}
+
+export type ClaimOutcome =
+	/** Absent or expired (lease or retention): now ours. → New */
+	| { outcome: 'claimed'; record: ClaimRecord }
+	/** Another execution holds a live lease. → In Progress */
+	| { outcome: 'in_progress'; record: ClaimRecord }
+	/** Completed earlier and still retained: replay `record.result`. → Duplicate */
+	| { outcome: 'completed'; record: ClaimRecord }
+	/** Same key, different fingerprint (whatever the state). → Conflict */
+	| { outcome: 'conflict'; record: ClaimRecord };
+
+export interface ClaimOptions {
+	fingerprint?: string;
+	leaseMs: number;
+}
+
+export interface StateStore {
+	readonly kind: StoreKind;
+	/** For error messages: "Redis at 127.0.0.1:6379", "SQLite file /…/ai-patterns.sqlite". Never secrets. */
+	readonly label: string;
+
+	claim(namespace: string, key: string, options: ClaimOptions): Promise<ClaimOutcome>;
+	/** Marks the key completed with its result, kept for retentionMs. False if the key is not claimed (or not by token). */
+	complete(namespace: string, key: string, options: { result: unknown; retentionMs: number; token?: string }): Promise<boolean>;
+	/** Deletes the claim so a retry can run. False if there was none (or not ours by token). */
+	release(namespace: string, key: string, options?: { token?: string }): Promise<boolean>;
+	/** The live record, if any (expired records read as absent). */
+	read(namespace: string, key: string): Promise<ClaimRecord | undefined>;
+
+	/** Cache and breaker state: JSON values with a time to live. */
+	get<T = unknown>(namespace: string, key: string): Promise<T | undefined>;
+	set(namespace: string, key: string, value: unknown, ttlMs: number): Promise<void>;
+	delete(namespace: string, key: string): Promise<void>;
+	/** Atomic counter in a fixed window that starts at the first increment; returns the new count. */
+	increment(namespace: string, key: string, windowMs: number, by?: number): Promise<number>;
+
+	close(): Promise<void>;
+}
