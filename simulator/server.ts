@@ -85,7 +85,7 @@ export interface Simulator {
 	close(): Promise<void>;
 }
 
-const MAX_BODY_BYTES = 10 * 1024 * 1024;
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 function emptyCounters(): SimulatorCounters {
 	return {

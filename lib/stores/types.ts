@@ -41,9 +41,23 @@ export interface StateStore {
 	/** For error messages: "Redis at 127.0.0.1:6379", "SQLite file /…/ai-patterns.sqlite". Never secrets. */
 	readonly label: string;
 
+	/**
+	 * Atomic: exactly one concurrent caller gets `claimed`. An expired record counts as absent, so
+	 * taking over a crashed claim starts fresh (new token, createdAt = now). Times are judged by the
+	 * caller's clock, so the hosts sharing a store need synchronised clocks (NTP).
+	 */
 	claim(namespace: string, key: string, options: ClaimOptions): Promise<ClaimOutcome>;
-	/** Marks the key completed with its result, kept for retentionMs. False if the key is not claimed (or not by token). */
-	complete(namespace: string, key: string, options: { result: unknown; retentionMs: number; token?: string }): Promise<boolean>;
+	/**
+	 * Marks the key completed with its result, kept for retentionMs from now. False (nothing stored)
+	 * only when another claim holds the key: a live record with a different token. A key whose claim
+	 * expired or was released, and was not taken over, is recorded as completed all the same (first
+	 * seen = now), so a result that arrives after its lease ran out still stops later duplicates.
+	 */
+	complete(
+		namespace: string,
+		key: string,
+		options: { result: unknown; retentionMs: number; token?: string },
+	): Promise<boolean>;
 	/** Deletes the claim so a retry can run. False if there was none (or not ours by token). */
 	release(namespace: string, key: string, options?: { token?: string }): Promise<boolean>;
 	/** The live record, if any (expired records read as absent). */

@@ -1,14 +1,16 @@
 import type { IConnections, IDataObject, INode, INodeExecutionData } from 'n8n-workflow';
 
 import { AiServiceApi } from '../../credentials/AiServiceApi.credentials';
+import { AiServiceFallbackApi } from '../../credentials/AiServiceFallbackApi.credentials';
+import { AiCall } from '../../nodes/AiCall/AiCall.node';
 import { CompletenessCheck } from '../../nodes/CompletenessCheck/CompletenessCheck.node';
 import { FreshnessCheck } from '../../nodes/FreshnessCheck/FreshnessCheck.node';
 import { createHarness, type HarnessRunOptions } from '../harness';
 
 /** Every node and credential of the package, as n8n loads them from package.json. */
 export const harness = createHarness({
-	nodeTypes: [FreshnessCheck, CompletenessCheck],
-	credentialTypes: [AiServiceApi],
+	nodeTypes: [AiCall, FreshnessCheck, CompletenessCheck],
+	credentialTypes: [AiServiceApi, AiServiceFallbackApi],
 });
 
 /** Runs Start → one package node with the given parameters on the given items. */
@@ -16,7 +18,7 @@ export async function runNode(
 	type: string,
 	parameters: INode['parameters'],
 	items: IDataObject[],
-	options: HarnessRunOptions & { name?: string } = {},
+	options: HarnessRunOptions & { name?: string; nodeCredentials?: INode['credentials'] } = {},
 ) {
 	const name = options.name ?? 'Node';
 	const nodes: INode[] = [
@@ -35,6 +37,7 @@ export async function runNode(
 			typeVersion: 1,
 			position: [200, 0],
 			parameters,
+			credentials: options.nodeCredentials,
 		},
 	];
 	const connections: IConnections = { Start: { main: [[{ node: name, type: 'main', index: 0 }]] } };

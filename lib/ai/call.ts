@@ -1,0 +1,256 @@
+/**
+ * One item's AI call: per-attempt timeout, total time budget, retries with full-jitter backoff on
+ * transient classes only (honouring Retry-After), fallback models by class, and JSON output
+ * checked against a schema with one repair round. Framework-free: the node supplies the transport.
+ */
+import type { Provider } from '../provider';
+import { fullJitter, sleep, type BackoffOptions } from '../backoff';
+import type { CallLimiter } from '../limit';
+import { AiCallError, classifyThrown, retryAfterMs, type FailureClass } from './failure';
+import {
+	buildRequest,
+	parseResponse,
+	type AiAnswer,
+	type AiRequest,
+	type ChatMessage,
+} from './wire';
+
+export interface TransportRequest {
+	url: string;
+	body: Record<string, unknown>;
+	/** Which credential authenticates this call. */
+	credential: 'primary' | 'fallback';
+	/** The attempt's time limit; the call is abandoned at this point whatever the transport does. */
+	timeoutMs: number;
+	signal: AbortSignal;
+}
+
+export interface TransportResponse {
+	status: number;
+	headers: Record<string, unknown>;
+	text: string;
+}
+
+export type Transport = (request: TransportRequest) => Promise<TransportResponse>;
+
+export interface Target {
+	model: string;
+	provider: Provider;
+	baseUrl: string;
+	credential: 'primary' | 'fallback';
+	/** Fallbacks only: the classes of the previous failure that send the call here. */
+	on?: ReadonlySet<FailureClass>;
+}
+
+export interface RetryRecord {
+	attempt: number;
+	class: FailureClass;
+	httpStatus: number | null;
+	waitMs: number;
+	model: string;
+}
+
+export interface CallPolicy {
+	attemptTimeoutMs: number;
+	totalTimeoutMs: number;
+	maxRetries: number;
+	backoff: BackoffOptions;
+	limiter: CallLimiter;
+	/** Checked before every attempt: an error here (budget spent, breaker open) ends the call without one. */
+	beforeAttempt?: () => AiCallError | undefined;
+	/** Validates parsed JSON output; returns what is wrong, or undefined. */
+	validate?: (value: unknown) => string | undefined;
+	onRetry?: (retry: RetryRecord) => void;
+	onTimeout?: (info: { attempt: number; model: string; timeoutMs: number }) => void;
+	/** The execution's cancel signal. */
+	signal?: AbortSignal;
+	random?: () => number;
+	now?: () => number;
+}
+
+interface Common {
+	attempts: number;
+	retries: RetryRecord[];
+	latencyMs: number;
+	target: Target;
+	fallbackUsed: boolean;
+	inputTokens: number;
+	outputTokens: number;
+}
+
+export type CallOutcome =
+	| (Common & { ok: true; answer: AiAnswer; json?: unknown })
+	| (Common & { ok: false; error: AiCallError });
+
+/** JSON out of a model answer; tolerates a ```json fence around it. */
+export function parseJsonOutput(
+	text: string,
+): { ok: true; value: unknown } | { ok: false; reason: string } {
+	const fenced = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/i.exec(text);
+	try {
+		return { ok: true, value: JSON.parse(fenced ? fenced[1] : text) };
+	} catch (error) {
+		return { ok: false, reason: `not valid JSON (${(error as Error).message})` };
+	}
+}
+
+export async function callAi(
+	request: AiRequest,
+	targets: Target[],
+	policy: CallPolicy,
+	transport: Transport,
+): Promise<CallOutcome> {
+	const now = policy.now ?? Date.now;
+	const start = now();
+	let attempts = 0;
+	let inputTokens = 0;
+	let outputTokens = 0;
+	const retries: RetryRecord[] = [];
+	let lastError: AiCallError | undefined;
+	let target = targets[0];
+	let fallbackUsed = false;
+
+	const common = (): Common => ({
+		attempts,
+		retries,
+		latencyMs: now() - start,
+		target,
+		fallbackUsed,
+		inputTokens,
+		outputTokens,
+	});
+	const fail = (error: AiCallError): CallOutcome => ({ ok: false, error, ...common() });
+
+	if (!request.messages.some((m) => m.content.trim())) {
+		return fail(
+			new AiCallError(
+				'bad_request',
+				'The prompt is empty: give a user prompt or messages with text',
+			),
+		);
+	}
+
+	/** One HTTP exchange with the per-attempt timeout; throws AiCallError. */
+	const exchange = async (t: Target, messages: ChatMessage[]): Promise<AiAnswer> => {
+		const remaining = policy.totalTimeoutMs - (now() - start);
+		const timeoutMs = Math.max(1, Math.min(policy.attemptTimeoutMs, remaining));
+		const { path, body } = buildRequest(t.provider, { ...request, model: t.model, messages });
+		attempts++;
+		const attempt = attempts;
+		return policy.limiter.run(async () => {
+			// n8n's request helper replaces any abort signal with the execution's own, so the deadline is
+			// enforced here by a race (and passed on as the transport's socket timeout).
+			const abort = new AbortController();
+			const signal = policy.signal ? AbortSignal.any([abort.signal, policy.signal]) : abort.signal;
+			let timer: NodeJS.Timeout | undefined;
+			const deadline = new Promise<never>((_, reject) => {
+				timer = setTimeout(() => {
+					abort.abort();
+					policy.onTimeout?.({ attempt, model: t.model, timeoutMs });
+					reject(
+						new AiCallError('timeout', `No answer within ${timeoutMs} ms (attempt ${attempt})`),
+					);
+				}, timeoutMs);
+			});
+			let response: TransportResponse;
+			try {
+				response = await Promise.race([
+					transport({
+						url: `${t.baseUrl}${path}`,
+						body,
+						credential: t.credential,
+						timeoutMs,
+						signal,
+					}),
+					deadline,
+				]);
+			} catch (error) {
+				if (error instanceof AiCallError) throw error;
+				if (policy.signal?.aborted) throw error; // the execution was cancelled: not an AI failure
+				throw classifyThrown(error);
+			} finally {
+				clearTimeout(timer);
+			}
+			const answer = parseResponse(
+				t.provider,
+				t.model,
+				response.status,
+				response.text,
+				retryAfterMs(response.headers),
+			);
+			inputTokens += answer.inputTokens;
+			outputTokens += answer.outputTokens;
+			return answer;
+		});
+	};
+
+	for (let i = 0; i < targets.length; i++) {
+		const t = targets[i];
+		if (i > 0 && !(lastError && t.on?.has(lastError.failureClass))) continue;
+		target = t;
+		fallbackUsed = i > 0;
+		for (let retry = 0; ; retry++) {
+			const refused = policy.beforeAttempt?.();
+			if (refused) return fail(refused);
+			if (now() - start >= policy.totalTimeoutMs) {
+				lastError ??= new AiCallError(
+					'timeout',
+					`The total time budget of ${policy.totalTimeoutMs} ms is spent`,
+				);
+				return fail(lastError);
+			}
+			try {
+				const answer = await exchange(t, request.messages);
+				if (request.responseFormat === 'text') return { ok: true, answer, ...common() };
+				return await withValidJson(t, answer);
+			} catch (error) {
+				if (!(error instanceof AiCallError)) throw error;
+				lastError = error;
+			}
+			if (!lastError.retryable || retry >= policy.maxRetries) break;
+			const asked = lastError.retryAfterMs;
+			// A service that asks for a longer wait than we allow gets reported (retryAfterMs), not hammered.
+			if (asked !== undefined && asked > policy.backoff.maxMs) break;
+			const waitMs = asked ?? fullJitter(retry + 1, policy.backoff, policy.random);
+			if (now() - start + waitMs >= policy.totalTimeoutMs) break;
+			const record: RetryRecord = {
+				attempt: attempts,
+				class: lastError.failureClass,
+				httpStatus: lastError.httpStatus ?? null,
+				waitMs,
+				model: t.model,
+			};
+			retries.push(record);
+			policy.onRetry?.(record);
+			await sleep(waitMs, policy.signal);
+		}
+	}
+	return fail(lastError!);
+
+	/** JSON modes: parse and validate; one repair round with the reason, then invalid_output. */
+	async function withValidJson(t: Target, answer: AiAnswer): Promise<CallOutcome> {
+		const first = check(answer.text);
+		if (first.ok) return { ok: true, answer, json: first.value, ...common() };
+		const repaired = await exchange(t, [
+			...request.messages,
+			{ role: 'assistant', content: answer.text },
+			{
+				role: 'user',
+				content: `Your answer was ${first.reason}. Reply again with only the JSON object${request.schema ? ' that matches the JSON Schema' : ''}, nothing else.`,
+			},
+		]);
+		const second = check(repaired.text);
+		if (second.ok) return { ok: true, answer: repaired, json: second.value, ...common() };
+		throw new AiCallError(
+			'invalid_output',
+			`The model's answer is ${second.reason}, also after a repair request`,
+		);
+	}
+
+	function check(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
+		const parsed = parseJsonOutput(text);
+		if (!parsed.ok) return parsed;
+		const reason = policy.validate?.(parsed.value);
+		return reason === undefined ? parsed : { ok: false, reason };
+	}
+}

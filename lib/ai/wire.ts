@@ -1,0 +1,256 @@
+/** Request bodies and response parsing for the two wire formats, validated with zod. */
+import { z } from 'zod/v4';
+
+import type { Provider } from '../provider';
+import { AiCallError, classifyStatus } from './failure';
+
+export interface ChatMessage {
+	role: 'system' | 'user' | 'assistant';
+	content: string;
+}
+
+export type ResponseFormat = 'text' | 'json' | 'jsonSchema';
+
+export interface AiRequest {
+	model: string;
+	messages: ChatMessage[];
+	temperature?: number;
+	maxTokens?: number;
+	stop?: string[];
+	responseFormat: ResponseFormat;
+	schema?: Record<string, unknown>;
+}
+
+export type FinishReason =
+	| 'stop'
+	| 'length'
+	| 'stop_sequence'
+	| 'content_filter'
+	| 'tool_calls'
+	| string;
+
+export interface AiAnswer {
+	text: string;
+	model: string;
+	finishReason: FinishReason;
+	inputTokens: number;
+	outputTokens: number;
+}
+
+/** Anthropic requires max_tokens; this is what we send when the user sets none. */
+export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
+
+const JSON_INSTRUCTION = 'Respond with a single JSON object only, without prose or code fences.';
+
+function jsonInstruction(req: AiRequest): string | undefined {
+	if (req.responseFormat === 'text') return undefined;
+	if (req.responseFormat === 'jsonSchema' && req.schema) {
+		return `${JSON_INSTRUCTION} It must match this JSON Schema: ${JSON.stringify(req.schema)}`;
+	}
+	return JSON_INSTRUCTION;
+}
+
+/** Newer OpenAI reasoning models take max_completion_tokens; compatible servers know max_tokens. */
+const USES_MAX_COMPLETION_TOKENS = /^(o\d|gpt-5)/i;
+
+export function buildRequest(
+	provider: Provider,
+	req: AiRequest,
+): { path: string; body: Record<string, unknown> } {
+	if (provider === 'anthropic') {
+		const system = req.messages.filter((m) => m.role === 'system').map((m) => m.content);
+		const instruction = jsonInstruction(req);
+		if (instruction) system.push(instruction);
+		return {
+			path: '/messages',
+			body: {
+				model: req.model,
+				max_tokens: req.maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
+				...(system.length ? { system: system.join('\n\n') } : {}),
+				messages: req.messages
+					.filter((m) => m.role !== 'system')
+					.map((m) => ({ role: m.role, content: m.content })),
+				...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+				...(req.stop?.length ? { stop_sequences: req.stop } : {}),
+			},
+		};
+	}
+	const messages = req.messages.map((m) => ({ role: m.role, content: m.content }));
+	// json_object mode requires the word "JSON" in the messages; say it once, in a system message.
+	const instruction = req.responseFormat === 'json' ? jsonInstruction(req) : undefined;
+	if (instruction && !messages.some((m) => /json/i.test(m.content))) {
+		messages.unshift({ role: 'system', content: instruction });
+	}
+	return {
+		path: '/chat/completions',
+		body: {
+			model: req.model,
+			messages,
+			...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+			...(req.maxTokens !== undefined
+				? {
+						[USES_MAX_COMPLETION_TOKENS.test(req.model) ? 'max_completion_tokens' : 'max_tokens']:
+							req.maxTokens,
+					}
+				: {}),
+			...(req.stop?.length ? { stop: req.stop } : {}),
+			...(req.responseFormat === 'json' ? { response_format: { type: 'json_object' } } : {}),
+			...(req.responseFormat === 'jsonSchema'
+				? {
+						response_format: {
+							type: 'json_schema',
+							json_schema: {
+								name: 'response',
+								schema: req.schema ?? { type: 'object' },
+								strict: false,
+							},
+						},
+					}
+				: {}),
+		},
+	};
+}
+
+const openAiAnswer = z.object({
+	model: z.string().optional(),
+	choices: z.array(
+		z.object({
+			message: z
+				.object({
+					content: z.string().nullable().optional(),
+					refusal: z.string().nullable().optional(),
+				})
+				.optional(),
+			finish_reason: z.string().nullable().optional(),
+		}),
+	),
+	usage: z
+		.object({ prompt_tokens: z.number().optional(), completion_tokens: z.number().optional() })
+		.nullish(),
+});
+
+const anthropicAnswer = z.object({
+	model: z.string().optional(),
+	content: z.array(z.object({ type: z.string(), text: z.string().optional() })),
+	stop_reason: z.string().nullable().optional(),
+	usage: z
+		.object({ input_tokens: z.number().optional(), output_tokens: z.number().optional() })
+		.nullish(),
+});
+
+const errorText = (body: unknown): string => {
+	const e = (body as { error?: { message?: unknown; code?: unknown; type?: unknown } } | undefined)
+		?.error;
+	return [e?.message, e?.code, e?.type].filter((v) => typeof v === 'string').join(' ');
+};
+
+/**
+ * The service's answer as an AiAnswer, or an AiCallError with its class. `status` and `text` are
+ * exactly what came over the wire: error pages, broken JSON and empty answers are classified here.
+ */
+export function parseResponse(
+	provider: Provider,
+	model: string,
+	status: number,
+	text: string,
+	retryAfter?: number,
+): AiAnswer {
+	let body: unknown;
+	try {
+		body = text ? JSON.parse(text) : undefined;
+	} catch {
+		body = undefined;
+	}
+	if (status < 200 || status >= 300) {
+		const detail = body ? errorText(body) : '';
+		const cls = classifyStatus(status, detail);
+		const what = body
+			? detail || 'error'
+			: /<html/i.test(text)
+				? 'an HTML error page'
+				: 'a non-JSON error';
+		throw new AiCallError(
+			cls,
+			`HTTP ${status} from the AI service: ${what}`.slice(0, 500),
+			status,
+			retryAfter,
+		);
+	}
+	if (body === undefined) {
+		throw new AiCallError(
+			'server_error',
+			'The AI service answered 200 with a body that is not JSON',
+			status,
+		);
+	}
+	if (provider === 'anthropic') {
+		const parsed = anthropicAnswer.safeParse(body);
+		if (!parsed.success)
+			throw new AiCallError(
+				'server_error',
+				'The answer is not in the Anthropic Messages format',
+				status,
+			);
+		const a = parsed.data;
+		if (a.stop_reason === 'refusal')
+			throw new AiCallError(
+				'content_filter',
+				'The model refused to answer (stop_reason refusal)',
+				status,
+			);
+		const blocks = a.content.filter((b) => b.type === 'text');
+		if (!blocks.length)
+			throw new AiCallError('server_error', 'The answer has no text content', status);
+		return {
+			text: blocks.map((b) => b.text ?? '').join(''),
+			model: a.model ?? model,
+			finishReason:
+				(
+					{
+						end_turn: 'stop',
+						max_tokens: 'length',
+						stop_sequence: 'stop_sequence',
+						tool_use: 'tool_calls',
+					} as Record<string, string>
+				)[a.stop_reason ?? ''] ??
+				a.stop_reason ??
+				'stop',
+			inputTokens: a.usage?.input_tokens ?? 0,
+			outputTokens: a.usage?.output_tokens ?? 0,
+		};
+	}
+	const parsed = openAiAnswer.safeParse(body);
+	if (!parsed.success)
+		throw new AiCallError(
+			'server_error',
+			'The answer is not in the OpenAI chat completion format',
+			status,
+		);
+	const a = parsed.data;
+	const choice = a.choices[0];
+	if (!choice) throw new AiCallError('server_error', 'The answer has no choices', status);
+	if (choice.finish_reason === 'content_filter') {
+		throw new AiCallError(
+			'content_filter',
+			'The answer was withheld by the content filter',
+			status,
+		);
+	}
+	if (choice.message?.refusal)
+		throw new AiCallError('content_filter', 'The model refused to answer', status);
+	return {
+		text: choice.message?.content ?? '',
+		model: a.model ?? model,
+		finishReason: choice.finish_reason ?? 'stop',
+		inputTokens: a.usage?.prompt_tokens ?? 0,
+		outputTokens: a.usage?.completion_tokens ?? 0,
+	};
+}
+
+/** The models a credential offers, for the model list in the editor. */
+export function parseModelList(text: string): string[] {
+	const parsed = z
+		.object({ data: z.array(z.object({ id: z.string() })) })
+		.safeParse(JSON.parse(text));
+	return parsed.success ? parsed.data.data.map((m) => m.id) : [];
+}

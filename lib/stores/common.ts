@@ -1,0 +1,97 @@
+/** What the backends share: errors, tokens, JSON encoding and the claim decision. */
+import { randomUUID } from 'node:crypto';
+
+import type { ClaimOutcome, ClaimRecord } from './types';
+
+/**
+ * The backend failed or could not be reached. The message starts with the store's label and never
+ * holds a secret; the node tells this (fail closed / fail open) from mistakes in its settings.
+ */
+export class StoreError extends Error {
+	constructor(
+		readonly store: string,
+		message: string,
+	) {
+		super(`${store}: ${message}`);
+		this.name = 'StoreError';
+	}
+}
+
+export interface StoreClock {
+	/** Epoch milliseconds; Date.now by default, injected by tests. */
+	now?: () => number;
+}
+
+export const newToken = (): string => randomUUID();
+
+/** Every backend keeps values as JSON text, so all of them return equal copies of what was stored. */
+export function toJson(value: unknown): string | null {
+	if (value === undefined) return null;
+	let text: string | undefined;
+	try {
+		text = JSON.stringify(value);
+	} catch (error) {
+		throw new Error(`the value cannot be stored as JSON: ${(error as Error).message}`);
+	}
+	return text ?? null;
+}
+
+export const fromJson = (text: string | null | undefined): unknown =>
+	text === null || text === undefined || text === '' ? undefined : JSON.parse(text);
+
+export function checkDuration(name: string, ms: number): void {
+	if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0)
+		throw new Error(`${name} must be a positive number of milliseconds, got ${String(ms)}`);
+}
+
+export function checkName(name: string, value: string): void {
+	if (typeof value !== 'string' || value === '') throw new Error(`${name} must be non-empty text`);
+}
+
+/** Hides secrets that a driver might echo in a message (none known to, but the label promise is absolute). */
+export function redact(message: string, secrets: Array<string | undefined>): string {
+	let out = message;
+	for (const secret of secrets) if (secret) out = out.split(secret).join('***');
+	return out;
+}
+
+/** A stored claim as the backends hold it. */
+export interface ClaimRow {
+	status: 'in_progress' | 'completed';
+	fingerprint: string | null;
+	token: string;
+	value: string | null;
+	createdAt: number;
+	expiresAt: number;
+}
+
+export function toRecord(key: string, row: ClaimRow): ClaimRecord {
+	const record: ClaimRecord = {
+		key,
+		status: row.status,
+		token: row.token,
+		createdAt: row.createdAt,
+		expiresAt: row.expiresAt,
+	};
+	if (row.fingerprint) record.fingerprint = row.fingerprint;
+	if (row.status === 'completed') record.result = fromJson(row.value);
+	return record;
+}
+
+/**
+ * The claim rule, for backends that decide in code inside their own lock (memory, SQLite).
+ * Redis and Postgres state the same rule in Lua and SQL.
+ */
+export function decideClaim(
+	row: ClaimRow | undefined,
+	now: number,
+	fingerprint: string | undefined,
+): ClaimOutcome['outcome'] {
+	if (!row || row.expiresAt <= now) return 'claimed';
+	if (fingerprint && row.fingerprint && row.fingerprint !== fingerprint) return 'conflict';
+	return row.status === 'completed' ? 'completed' : 'in_progress';
+}
+
+/** Background purges of expired rows run at most this often (and again at once while they find a full batch). */
+export const PURGE_INTERVAL_MS = 60_000;
+export const PURGE_BATCH = 1000;

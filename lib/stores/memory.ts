@@ -1,0 +1,146 @@
+/** In-process store: for tests and single-process runs. Nothing survives a restart or is shared. */
+import {
+	checkDuration,
+	checkName,
+	decideClaim,
+	newToken,
+	fromJson,
+	toJson,
+	toRecord,
+	type ClaimRow,
+	type StoreClock,
+} from './common';
+import type { ClaimOptions, ClaimOutcome, ClaimRecord, StateStore } from './types';
+
+interface Expiring {
+	expiresAt: number;
+}
+
+const SWEEP_EVERY = 10_000;
+
+export class MemoryStore implements StateStore {
+	readonly kind = 'memory';
+	readonly label = 'Memory store (this n8n process)';
+	private readonly now: () => number;
+	private readonly claims = new Map<string, ClaimRow>();
+	private readonly values = new Map<string, Expiring & { value: string | null }>();
+	private readonly counters = new Map<string, Expiring & { count: number }>();
+	private writes = 0;
+
+	constructor(options: StoreClock = {}) {
+		this.now = options.now ?? Date.now;
+	}
+
+	async claim(namespace: string, key: string, options: ClaimOptions): Promise<ClaimOutcome> {
+		const id = this.id(namespace, key);
+		checkDuration('lease', options.leaseMs);
+		const now = this.now();
+		const row = this.claims.get(id);
+		const outcome = decideClaim(row, now, options.fingerprint);
+		if (outcome !== 'claimed') return { outcome, record: toRecord(key, row!) };
+		const fresh: ClaimRow = {
+			status: 'in_progress',
+			fingerprint: options.fingerprint || null,
+			token: newToken(),
+			value: null,
+			createdAt: now,
+			expiresAt: now + options.leaseMs,
+		};
+		this.write(this.claims, id, fresh);
+		return { outcome, record: toRecord(key, fresh) };
+	}
+
+	async complete(
+		namespace: string,
+		key: string,
+		options: { result: unknown; retentionMs: number; token?: string },
+	): Promise<boolean> {
+		const id = this.id(namespace, key);
+		checkDuration('retention', options.retentionMs);
+		const value = toJson(options.result);
+		const now = this.now();
+		const row = this.live(this.claims, id, now);
+		if (row && options.token && row.token !== options.token) return false;
+		this.write(this.claims, id, {
+			status: 'completed',
+			fingerprint: row?.fingerprint ?? null,
+			token: row?.token ?? options.token ?? newToken(),
+			value,
+			createdAt: row?.createdAt ?? now,
+			expiresAt: now + options.retentionMs,
+		});
+		return true;
+	}
+
+	async release(
+		namespace: string,
+		key: string,
+		options: { token?: string } = {},
+	): Promise<boolean> {
+		const id = this.id(namespace, key);
+		const row = this.live(this.claims, id, this.now());
+		if (!row || (options.token && row.token !== options.token)) return false;
+		this.claims.delete(id);
+		return true;
+	}
+
+	async read(namespace: string, key: string): Promise<ClaimRecord | undefined> {
+		const row = this.live(this.claims, this.id(namespace, key), this.now());
+		return row && toRecord(key, row);
+	}
+
+	async get<T = unknown>(namespace: string, key: string): Promise<T | undefined> {
+		const entry = this.live(this.values, this.id(namespace, key), this.now());
+		return entry && (fromJson(entry.value) as T);
+	}
+
+	async set(namespace: string, key: string, value: unknown, ttlMs: number): Promise<void> {
+		const id = this.id(namespace, key);
+		checkDuration('ttl', ttlMs);
+		this.write(this.values, id, { value: toJson(value), expiresAt: this.now() + ttlMs });
+	}
+
+	async delete(namespace: string, key: string): Promise<void> {
+		this.values.delete(this.id(namespace, key));
+	}
+
+	async increment(namespace: string, key: string, windowMs: number, by = 1): Promise<number> {
+		const id = this.id(namespace, key);
+		checkDuration('window', windowMs);
+		const now = this.now();
+		const entry = this.live(this.counters, id, now);
+		if (entry) return (entry.count += by);
+		this.write(this.counters, id, { count: by, expiresAt: now + windowMs });
+		return by;
+	}
+
+	async close(): Promise<void> {
+		this.claims.clear();
+		this.values.clear();
+		this.counters.clear();
+	}
+
+	private id(namespace: string, key: string): string {
+		checkName('namespace', namespace);
+		checkName('key', key);
+		return JSON.stringify([namespace, key]);
+	}
+
+	private live<T extends Expiring>(map: Map<string, T>, id: string, now: number): T | undefined {
+		const entry = map.get(id);
+		if (entry && entry.expiresAt <= now) {
+			map.delete(id);
+			return undefined;
+		}
+		return entry;
+	}
+
+	/** Expired entries are dropped when read, and swept every so many writes. */
+	private write<T extends Expiring>(map: Map<string, T>, id: string, entry: T): void {
+		map.set(id, entry);
+		if (++this.writes % SWEEP_EVERY) return;
+		const now = this.now();
+		for (const m of [this.claims, this.values, this.counters] as Array<Map<string, Expiring>>)
+			for (const [k, e] of m) if (e.expiresAt <= now) m.delete(k);
+	}
+}

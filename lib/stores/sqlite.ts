@@ -1,0 +1,307 @@
+/**
+ * Local store: one SQLite file (node:sqlite), the embedded default. WAL lets readers run beside the
+ * one writer; every read-modify-write runs in BEGIN IMMEDIATE, which takes the file's write lock
+ * up front (waiting up to the busy timeout), so several n8n processes on one host can share the
+ * file. Not for network file systems: WAL needs shared memory on one host.
+ */
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+
+import {
+	PURGE_BATCH,
+	PURGE_INTERVAL_MS,
+	StoreError,
+	checkDuration,
+	checkName,
+	decideClaim,
+	fromJson,
+	newToken,
+	toJson,
+	toRecord,
+	type ClaimRow,
+	type StoreClock,
+} from './common';
+import type { ClaimOptions, ClaimOutcome, ClaimRecord, StateStore } from './types';
+
+/** `<n8n user folder>/.n8n/ai-patterns.sqlite`, beside n8n's own database. */
+export const defaultSqlitePath = (): string =>
+	join(process.env.N8N_USER_FOLDER || homedir(), '.n8n', 'ai-patterns.sqlite');
+
+export interface SqliteStoreOptions extends StoreClock {
+	path?: string;
+	/** How long a write waits for another process's lock before failing; default 5000. */
+	busyTimeoutMs?: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS state (
+	kind TEXT NOT NULL,
+	namespace TEXT NOT NULL,
+	key TEXT NOT NULL,
+	status TEXT,
+	fingerprint TEXT,
+	token TEXT,
+	value TEXT,
+	count REAL,
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	PRIMARY KEY (kind, namespace, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS state_expires_at ON state (expires_at);`;
+
+const COLUMNS = 'status, fingerprint, token, value, count, created_at, expires_at';
+
+interface Row {
+	status: string | null;
+	fingerprint: string | null;
+	token: string | null;
+	value: string | null;
+	count: number | null;
+	created_at: number;
+	expires_at: number;
+}
+
+type Statements = Record<'select' | 'upsert' | 'remove' | 'purge', StatementSync>;
+
+export class SqliteStore implements StateStore {
+	readonly kind = 'local';
+	readonly label: string;
+	readonly path: string;
+	private readonly now: () => number;
+	private readonly busyTimeoutMs: number;
+	private db?: DatabaseSync;
+	private statements?: Statements;
+	private nextPurge = 0;
+
+	constructor(options: SqliteStoreOptions = {}) {
+		this.path = options.path || defaultSqlitePath();
+		this.label = `SQLite file ${this.path}`;
+		this.now = options.now ?? Date.now;
+		this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+	}
+
+	async claim(namespace: string, key: string, options: ClaimOptions): Promise<ClaimOutcome> {
+		check(namespace, key);
+		checkDuration('lease', options.leaseMs);
+		return this.run('claim', (s) => {
+			const now = this.now();
+			const row = claimRow(this.select(s, 'c', namespace, key));
+			const outcome = decideClaim(row, now, options.fingerprint);
+			if (outcome !== 'claimed') return { outcome, record: toRecord(key, row!) };
+			const fresh: ClaimRow = {
+				status: 'in_progress',
+				fingerprint: options.fingerprint || null,
+				token: newToken(),
+				value: null,
+				createdAt: now,
+				expiresAt: now + options.leaseMs,
+			};
+			this.upsertClaim(s, namespace, key, fresh);
+			return { outcome, record: toRecord(key, fresh) };
+		});
+	}
+
+	async complete(
+		namespace: string,
+		key: string,
+		options: { result: unknown; retentionMs: number; token?: string },
+	): Promise<boolean> {
+		check(namespace, key);
+		checkDuration('retention', options.retentionMs);
+		const value = toJson(options.result);
+		return this.run('complete', (s) => {
+			const now = this.now();
+			const row = live(claimRow(this.select(s, 'c', namespace, key)), now);
+			if (row && options.token && row.token !== options.token) return false;
+			this.upsertClaim(s, namespace, key, {
+				status: 'completed',
+				fingerprint: row?.fingerprint ?? null,
+				token: row?.token ?? options.token ?? newToken(),
+				value,
+				createdAt: row?.createdAt ?? now,
+				expiresAt: now + options.retentionMs,
+			});
+			return true;
+		});
+	}
+
+	async release(
+		namespace: string,
+		key: string,
+		options: { token?: string } = {},
+	): Promise<boolean> {
+		check(namespace, key);
+		return this.run('release', (s) => {
+			const row = claimRow(this.select(s, 'c', namespace, key));
+			if (!row || (options.token && row.token !== options.token)) return false;
+			s.remove.run('c', namespace, key);
+			return row.expiresAt > this.now();
+		});
+	}
+
+	async read(namespace: string, key: string): Promise<ClaimRecord | undefined> {
+		check(namespace, key);
+		return this.run(
+			'read',
+			(s) => {
+				const row = live(claimRow(this.select(s, 'c', namespace, key)), this.now());
+				return row && toRecord(key, row);
+			},
+			false,
+		);
+	}
+
+	async get<T = unknown>(namespace: string, key: string): Promise<T | undefined> {
+		check(namespace, key);
+		return this.run(
+			'get',
+			(s) => {
+				const row = this.select(s, 'v', namespace, key);
+				return row && row.expires_at > this.now() ? (fromJson(row.value) as T) : undefined;
+			},
+			false,
+		);
+	}
+
+	async set(namespace: string, key: string, value: unknown, ttlMs: number): Promise<void> {
+		check(namespace, key);
+		checkDuration('ttl', ttlMs);
+		const json = toJson(value);
+		await this.run('set', (s) => {
+			const now = this.now();
+			s.upsert.run('v', namespace, key, null, null, null, json, null, now, now + ttlMs);
+		});
+	}
+
+	async delete(namespace: string, key: string): Promise<void> {
+		check(namespace, key);
+		await this.run('delete', (s) => s.remove.run('v', namespace, key), false);
+	}
+
+	async increment(namespace: string, key: string, windowMs: number, by = 1): Promise<number> {
+		check(namespace, key);
+		checkDuration('window', windowMs);
+		return this.run('increment', (s) => {
+			const now = this.now();
+			const row = this.select(s, 'n', namespace, key);
+			const running = row && row.expires_at > now;
+			const count = running ? (row.count ?? 0) + by : by;
+			const created = running ? row.created_at : now;
+			const expires = running ? row.expires_at : now + windowMs;
+			s.upsert.run('n', namespace, key, null, null, null, null, count, created, expires);
+			return count;
+		});
+	}
+
+	async close(): Promise<void> {
+		const db = this.db;
+		this.db = undefined;
+		this.statements = undefined;
+		if (db?.isOpen) db.close();
+	}
+
+	private open(): Statements {
+		if (this.statements) return this.statements;
+		mkdirSync(dirname(this.path), { recursive: true });
+		const db = new DatabaseSync(this.path, { timeout: this.busyTimeoutMs });
+		try {
+			db.exec('PRAGMA journal_mode = WAL');
+			// NORMAL in WAL mode: a crash of n8n loses nothing; a power cut may lose the last commits.
+			db.exec('PRAGMA synchronous = NORMAL');
+			db.exec(SCHEMA);
+			this.statements = {
+				select: db.prepare(
+					`SELECT ${COLUMNS} FROM state WHERE kind = ? AND namespace = ? AND key = ?`,
+				),
+				upsert: db.prepare(
+					`INSERT OR REPLACE INTO state (kind, namespace, key, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				),
+				remove: db.prepare('DELETE FROM state WHERE kind = ? AND namespace = ? AND key = ?'),
+				purge: db.prepare(
+					`DELETE FROM state WHERE (kind, namespace, key) IN
+					 (SELECT kind, namespace, key FROM state WHERE expires_at <= ? LIMIT ${PURGE_BATCH})`,
+				),
+			};
+		} catch (error) {
+			db.close();
+			throw error;
+		}
+		this.db = db;
+		return this.statements;
+	}
+
+	/** Runs `fn` with the statements, in a BEGIN IMMEDIATE transaction when it writes. */
+	private async run<T>(op: string, fn: (s: Statements) => T, write = true): Promise<T> {
+		let s: Statements;
+		try {
+			s = this.open();
+		} catch (error) {
+			throw new StoreError(this.label, `cannot open the database: ${(error as Error).message}`);
+		}
+		const db = this.db!;
+		try {
+			if (!write) return fn(s);
+			db.exec('BEGIN IMMEDIATE');
+			let result: T;
+			try {
+				result = fn(s);
+				db.exec('COMMIT');
+			} finally {
+				if (db.isTransaction) db.exec('ROLLBACK');
+			}
+			this.purge(s);
+			return result;
+		} catch (error) {
+			if (error instanceof StoreError) throw error;
+			throw new StoreError(this.label, `${op} failed: ${(error as Error).message}`);
+		}
+	}
+
+	private purge(s: Statements): void {
+		const now = this.now();
+		if (now < this.nextPurge) return;
+		const { changes } = s.purge.run(now);
+		this.nextPurge = Number(changes) >= PURGE_BATCH ? now : now + PURGE_INTERVAL_MS;
+	}
+
+	private select(s: Statements, kind: string, namespace: string, key: string): Row | undefined {
+		return s.select.get(kind, namespace, key) as Row | undefined;
+	}
+
+	private upsertClaim(s: Statements, namespace: string, key: string, row: ClaimRow): void {
+		s.upsert.run(
+			'c',
+			namespace,
+			key,
+			row.status,
+			row.fingerprint,
+			row.token,
+			row.value,
+			null,
+			row.createdAt,
+			row.expiresAt,
+		);
+	}
+}
+
+function check(namespace: string, key: string): void {
+	checkName('namespace', namespace);
+	checkName('key', key);
+}
+
+function claimRow(row: Row | undefined): ClaimRow | undefined {
+	if (!row) return undefined;
+	return {
+		status: row.status === 'completed' ? 'completed' : 'in_progress',
+		fingerprint: row.fingerprint,
+		token: row.token ?? '',
+		value: row.value,
+		createdAt: row.created_at,
+		expiresAt: row.expires_at,
+	};
+}
+
+const live = (row: ClaimRow | undefined, now: number) =>
+	row && row.expiresAt > now ? row : undefined;

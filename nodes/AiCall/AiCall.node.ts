@@ -1,0 +1,312 @@
+import {
+	NodeConnectionTypes,
+	NodeOperationError,
+	type IDataObject,
+	type IExecuteFunctions,
+	type ILoadOptionsFunctions,
+	type INodeExecutionData,
+	type INodeListSearchResult,
+	type INodeType,
+	type INodeTypeDescription,
+} from 'n8n-workflow';
+
+import { callAi, type CallOutcome, type Target, type Transport } from '../../lib/ai/call';
+import { AiCallError, TRANSIENT, type FailureClass } from '../../lib/ai/failure';
+import { costOf, parsePriceOverrides } from '../../lib/ai/pricing';
+import { parseModelList } from '../../lib/ai/wire';
+import { CallLimiter } from '../../lib/limit';
+import { normaliseBaseUrl, type Provider } from '../../lib/provider';
+import { readItemSettings, readNodeSettings, type ItemSettings } from './settings';
+import { properties } from './properties';
+
+const PRIMARY = 'aiServiceApi';
+const FALLBACK = 'aiServiceFallbackApi';
+
+/** Spend per execution and node, so a budget holds across the runs of a loop in one execution. */
+const spentUsd = new Map<string, { usd: number; at: number }>();
+function spendKey(ctx: IExecuteFunctions): string {
+	const now = Date.now();
+	for (const [k, v] of spentUsd) if (now - v.at > 86_400_000) spentUsd.delete(k);
+	return `${ctx.getExecutionId()}:${ctx.getNode().id}`;
+}
+
+export class AiCall implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'AI Call',
+		name: 'aiCall',
+		icon: { light: 'file:aiCall.svg', dark: 'file:aiCall.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{ $parameter["model"].value + " · " + $parameter["timeoutPreset"] }}',
+		description:
+			'Call an AI model (OpenAI-compatible or Anthropic) with timeouts, smart retries, fallback models, cost tracking and classified failures',
+		defaults: { name: 'AI Call' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
+		outputNames: ['Success', 'Failed'],
+		credentials: [
+			{ name: PRIMARY, required: true },
+			{
+				name: FALLBACK,
+				required: true,
+				displayOptions: { show: { useFallbackCredential: [true] } },
+			},
+		],
+		properties,
+	};
+
+	methods = {
+		listSearch: {
+			async searchModels(
+				this: ILoadOptionsFunctions,
+				filter?: string,
+			): Promise<INodeListSearchResult> {
+				const credentials = await this.getCredentials(PRIMARY);
+				const baseUrl = normaliseBaseUrl(
+					credentials.baseUrl as string,
+					credentials.provider as Provider,
+				);
+				const text = (await this.helpers.httpRequestWithAuthentication.call(this, PRIMARY, {
+					method: 'GET',
+					url: `${baseUrl}/models`,
+					encoding: 'text',
+					json: false,
+				})) as string;
+				const ids = parseModelList(text).filter(
+					(id) => !filter || id.toLowerCase().includes(filter.toLowerCase()),
+				);
+				return { results: ids.sort().map((id) => ({ name: id, value: id })) };
+			},
+		},
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const items = this.getInputData();
+		if (!items.length) return [[], []];
+		const node = this.getNode();
+		const settings = readNodeSettings(this);
+		const primary = await this.getCredentials(PRIMARY);
+		const fallback = settings.useFallbackCredential
+			? await this.getCredentials(FALLBACK)
+			: undefined;
+		const endpoint = (c: IDataObject) => ({
+			provider: (c.provider as Provider) ?? 'openai',
+			baseUrl: normaliseBaseUrl(c.baseUrl as string, (c.provider as Provider) ?? 'openai'),
+		});
+		const endpoints = {
+			primary: endpoint(primary),
+			fallback: fallback ? endpoint(fallback) : undefined,
+		};
+
+		// Configuration mistakes stop the node, naming the parameter and the item; nothing is called yet.
+		const prepared: ItemSettings[] = items.map((_, i) => readItemSettings(this, i));
+		let priceOverrides: ReturnType<typeof parsePriceOverrides>;
+		try {
+			priceOverrides = parsePriceOverrides(settings.priceOverrides);
+		} catch (error) {
+			throw new NodeOperationError(node, (error as Error).message, { itemIndex: 0 });
+		}
+		for (const [i, s] of prepared.entries()) {
+			if (s.fallbacks.some((f) => f.credential === 'fallback') && !endpoints.fallback) {
+				throw new NodeOperationError(
+					node,
+					'A fallback model uses the fallback credential: turn on "Fallbacks Use Another Credential" and choose one',
+					{ itemIndex: i },
+				);
+			}
+		}
+
+		const limiter = new CallLimiter(settings.maxConcurrency, settings.requestsPerMinute);
+		const key = spendKey(this);
+		const budget = settings.budgetUsd;
+		const spend = (usd: number) =>
+			spentUsd.set(key, { usd: (spentUsd.get(key)?.usd ?? 0) + usd, at: Date.now() });
+		const spent = () => spentUsd.get(key)?.usd ?? 0;
+		const signal = this.getExecutionCancelSignal();
+		const logMeta = (i: number) => ({
+			workflowId: this.getWorkflow().id,
+			executionId: this.getExecutionId(),
+			node: node.name,
+			item: i,
+		});
+
+		const transport: Transport = async ({ url, body, credential, timeoutMs }) => {
+			const response = (await this.helpers.httpRequestWithAuthentication.call(
+				this,
+				credential === 'fallback' ? FALLBACK : PRIMARY,
+				{
+					method: 'POST',
+					url,
+					body,
+					json: true,
+					encoding: 'text',
+					returnFullResponse: true,
+					ignoreHttpStatusErrors: true,
+					timeout: timeoutMs,
+				},
+			)) as { statusCode: number; headers: IDataObject; body: unknown };
+			return {
+				status: response.statusCode,
+				headers: response.headers,
+				text:
+					typeof response.body === 'string' ? response.body : JSON.stringify(response.body ?? ''),
+			};
+		};
+
+		const runItem = async (i: number): Promise<[0 | 1, INodeExecutionData]> => {
+			const s = prepared[i];
+			const { provider } = endpoints.primary;
+			if (s.simulate) {
+				const error = new AiCallError(
+					s.simulateClass,
+					'Simulated outage (drill): no call was made',
+				);
+				return [
+					1,
+					failedItem(i, error, {
+						attempts: 0,
+						retries: [],
+						provider,
+						model: s.model,
+						simulated: true,
+					}),
+				];
+			}
+			const targets: Target[] = [
+				{ model: s.model, credential: 'primary', ...endpoints.primary },
+				...s.fallbacks.map((f) => ({
+					model: f.model,
+					credential: f.credential,
+					on: new Set(f.on),
+					...(f.credential === 'fallback' ? endpoints.fallback! : endpoints.primary),
+				})),
+			];
+			const outcome = await callAi(
+				s.request,
+				targets,
+				{
+					attemptTimeoutMs: s.attemptTimeoutMs,
+					totalTimeoutMs: s.totalTimeoutMs,
+					maxRetries: s.maxRetries,
+					backoff: { baseMs: s.baseDelayMs, maxMs: s.maxDelayMs },
+					limiter,
+					validate: s.validate,
+					signal,
+					beforeAttempt: () =>
+						budget > 0 && spent() >= budget
+							? new AiCallError(
+									'budget_exceeded',
+									`The budget of ${budget} USD for this execution is spent (${spent().toFixed(4)} USD)`,
+								)
+							: undefined,
+					onRetry: (r) =>
+						this.logger.warn('AI Call: retrying after a transient failure', {
+							...logMeta(i),
+							attempt: r.attempt,
+							class: r.class,
+							httpStatus: r.httpStatus,
+							waitMs: r.waitMs,
+							model: r.model,
+						}),
+					onTimeout: (t) =>
+						this.logger.warn('AI Call: attempt timed out', {
+							...logMeta(i),
+							attempt: t.attempt,
+							timeoutMs: t.timeoutMs,
+							model: t.model,
+						}),
+				},
+				transport,
+			);
+			const cost = costOf(
+				outcome.target.model,
+				outcome.inputTokens,
+				outcome.outputTokens,
+				priceOverrides,
+				s.costTag,
+			);
+			spend(cost.totalUsd);
+			if (!outcome.ok) {
+				return [
+					1,
+					failedItem(i, outcome.error, {
+						...summary(outcome),
+						provider: outcome.target.provider,
+						model: outcome.target.model,
+					}),
+				];
+			}
+			const result: IDataObject = {
+				text: outcome.answer.text,
+				model: outcome.answer.model,
+				provider: outcome.target.provider,
+				finishReason: outcome.answer.finishReason,
+				usage: {
+					inputTokens: outcome.inputTokens,
+					outputTokens: outcome.outputTokens,
+					totalTokens: outcome.inputTokens + outcome.outputTokens,
+				},
+				cost: { ...cost },
+				latencyMs: outcome.latencyMs,
+				...summary(outcome),
+				fallbackUsed: outcome.fallbackUsed,
+				cached: false,
+			};
+			if (s.request.responseFormat !== 'text') result.json = outcome.json as IDataObject;
+			const json =
+				s.outputMode === 'resultOnly'
+					? { [s.outputField]: result }
+					: { ...items[i].json, [s.outputField]: result };
+			return [
+				0,
+				{
+					json,
+					pairedItem: { item: i },
+					...(s.outputMode === 'merge' && items[i].binary ? { binary: items[i].binary } : {}),
+				},
+			];
+		};
+
+		const failedItem = (i: number, error: AiCallError, extra: IDataObject): INodeExecutionData => {
+			const failed: INodeExecutionData = {
+				json: {
+					...items[i].json,
+					error: {
+						class: error.failureClass,
+						message: error.message,
+						httpStatus: error.httpStatus ?? null,
+						provider: extra.provider,
+						model: extra.model,
+						attempts: extra.attempts,
+						retries: extra.retries,
+						retryable: TRANSIENT.has(error.failureClass as FailureClass),
+						retryAfterMs: error.retryAfterMs ?? null,
+						...(extra.simulated ? { simulated: true } : {}),
+					},
+				},
+				pairedItem: { item: i },
+			};
+			if (items[i].binary) failed.binary = items[i].binary;
+			return failed;
+		};
+
+		// All items start together; the limiter caps calls in flight. Outputs keep input order.
+		const results = await Promise.all(items.map((_, i) => runItem(i)));
+		const outputs: INodeExecutionData[][] = [[], []];
+		for (const [output, item] of results) outputs[output].push(item);
+		return outputs;
+	}
+}
+
+function summary(outcome: CallOutcome): IDataObject {
+	return {
+		attempts: outcome.attempts,
+		retries: outcome.retries.map(({ attempt, class: cls, httpStatus, waitMs }) => ({
+			attempt,
+			class: cls,
+			httpStatus,
+			waitMs,
+		})),
+	};
+}
