@@ -250,6 +250,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 			}
 		}
 
+		const requested = (body as { model?: unknown }).model;
+		if (typeof requested === 'string') bump(counters.byModel, requested);
+
 		// Which fault applies: the request header, else a [[sim: …]] directive in the prompt, else the default.
 		let spec: FaultSpec | undefined;
 		const prompts = promptTexts(body);
@@ -326,7 +329,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		if (!parsed.success) return fail(400, describeIssue(parsed.error));
 		if (parsed.data.stream) return fail(400, 'stream: streaming is not supported by the simulator');
 		const model = parsed.data.model;
-		bump(counters.byModel, model);
 
 		const cleanPrompts = prompts.map((t) => extractDirective(t).text);
 		const inputTokens = countInputTokens(cleanPrompts);

@@ -56,8 +56,10 @@ export interface CallPolicy {
 	maxRetries: number;
 	backoff: BackoffOptions;
 	limiter: CallLimiter;
-	/** Checked before every attempt: an error here (budget spent, breaker open) ends the call without one. */
+	/** Checked right before every attempt is sent: an error here (budget spent, breaker open) ends the call without it. */
 	beforeAttempt?: () => AiCallError | undefined;
+	/** Tokens of every answer, as it arrives (budgets must see spend before the next call starts). */
+	onUsage?: (model: string, inputTokens: number, outputTokens: number) => void;
 	/** Validates parsed JSON output; returns what is wrong, or undefined. */
 	validate?: (value: unknown) => string | undefined;
 	onRetry?: (retry: RetryRecord) => void;
@@ -135,9 +137,10 @@ export async function callAi(
 		const remaining = policy.totalTimeoutMs - (now() - start);
 		const timeoutMs = Math.max(1, Math.min(policy.attemptTimeoutMs, remaining));
 		const { path, body } = buildRequest(t.provider, { ...request, model: t.model, messages });
-		attempts++;
-		const attempt = attempts;
 		return policy.limiter.run(async () => {
+			const refused = policy.beforeAttempt?.();
+			if (refused) throw refused;
+			const attempt = ++attempts;
 			// n8n's request helper replaces any abort signal with the execution's own, so the deadline is
 			// enforced here by a race (and passed on as the transport's socket timeout).
 			const abort = new AbortController();
@@ -180,6 +183,7 @@ export async function callAi(
 			);
 			inputTokens += answer.inputTokens;
 			outputTokens += answer.outputTokens;
+			policy.onUsage?.(t.model, answer.inputTokens, answer.outputTokens);
 			return answer;
 		});
 	};
@@ -190,8 +194,6 @@ export async function callAi(
 		target = t;
 		fallbackUsed = i > 0;
 		for (let retry = 0; ; retry++) {
-			const refused = policy.beforeAttempt?.();
-			if (refused) return fail(refused);
 			if (now() - start >= policy.totalTimeoutMs) {
 				lastError ??= new AiCallError(
 					'timeout',

@@ -110,3 +110,13 @@ export function costOf(
 	const outputUsd = round((outputTokens * price.output) / 1e6);
 	return { inputUsd, outputUsd, totalUsd: round(inputUsd + outputUsd), tag, priced: true };
 }
+
+export function addCosts(a: Cost, b: Cost): Cost {
+	return {
+		inputUsd: round(a.inputUsd + b.inputUsd),
+		outputUsd: round(a.outputUsd + b.outputUsd),
+		totalUsd: round(a.totalUsd + b.totalUsd),
+		tag: a.tag,
+		priced: a.priced && b.priced,
+	};
+}

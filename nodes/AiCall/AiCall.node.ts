@@ -12,7 +12,7 @@ import {
 
 import { callAi, type CallOutcome, type Target, type Transport } from '../../lib/ai/call';
 import { AiCallError, TRANSIENT, type FailureClass } from '../../lib/ai/failure';
-import { costOf, parsePriceOverrides } from '../../lib/ai/pricing';
+import { addCosts, costOf, parsePriceOverrides, type Cost } from '../../lib/ai/pricing';
 import { parseModelList } from '../../lib/ai/wire';
 import { CallLimiter } from '../../lib/limit';
 import { normaliseBaseUrl, type Provider } from '../../lib/provider';
@@ -173,6 +173,8 @@ export class AiCall implements INodeType {
 					}),
 				];
 			}
+			// Every answer's cost at its own model's price (a fallback may cost more than the model).
+			let cost: Cost | undefined;
 			const targets: Target[] = [
 				{ model: s.model, credential: 'primary', ...endpoints.primary },
 				...s.fallbacks.map((f) => ({
@@ -193,6 +195,11 @@ export class AiCall implements INodeType {
 					limiter,
 					validate: s.validate,
 					signal,
+					onUsage: (model, input, output) => {
+						const c = costOf(model, input, output, priceOverrides, s.costTag);
+						spend(c.totalUsd);
+						cost = cost ? addCosts(cost, c) : c;
+					},
 					beforeAttempt: () =>
 						budget > 0 && spent() >= budget
 							? new AiCallError(
@@ -219,14 +226,7 @@ export class AiCall implements INodeType {
 				},
 				transport,
 			);
-			const cost = costOf(
-				outcome.target.model,
-				outcome.inputTokens,
-				outcome.outputTokens,
-				priceOverrides,
-				s.costTag,
-			);
-			spend(cost.totalUsd);
+			cost ??= costOf(outcome.target.model, 0, 0, priceOverrides, s.costTag);
 			if (!outcome.ok) {
 				return [
 					1,

@@ -32,6 +32,8 @@ import type {
 
 import { CredentialTypeRegistry, HarnessCredentialsHelper } from './credentials';
 import { ensureRuntime } from './runtime';
+
+export { logLines, type LogLine } from './runtime';
 import { harnessNodeTypes, injectedStartItems } from './test-nodes';
 
 export interface HarnessRunOptions {

@@ -13,11 +13,25 @@ const coreDir = dirname(require.resolve('n8n-core'));
 const fromCore = <T>(id: string): T => require(require.resolve(id, { paths: [coreDir] })) as T;
 
 const noop = () => {};
+
+export interface LogLine {
+	level: 'error' | 'warn' | 'info' | 'debug';
+	message: string;
+	meta?: unknown;
+}
+
+/** What nodes logged through n8n's logger (this.logger), for tests that check what is logged. */
+export const logLines: LogLine[] = [];
+const record =
+	(level: LogLine['level']) =>
+	(message: string, meta?: unknown): void => {
+		if (logLines.length < 10_000) logLines.push({ level, message, meta });
+	};
 const silentLogger = {
-	error: noop,
-	warn: noop,
-	info: noop,
-	debug: noop,
+	error: record('error'),
+	warn: record('warn'),
+	info: record('info'),
+	debug: record('debug'),
 	scoped: () => silentLogger,
 };
 

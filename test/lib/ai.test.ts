@@ -1,0 +1,221 @@
+import { classifyStatus, classifyThrown, retryAfterMs, TRANSIENT } from '../../lib/ai/failure';
+import { addCosts, costOf, parsePriceOverrides, priceOf } from '../../lib/ai/pricing';
+import { buildRequest, parseResponse } from '../../lib/ai/wire';
+import { backoffCeiling, fullJitter } from '../../lib/backoff';
+import { CallLimiter } from '../../lib/limit';
+
+describe('failure classes', () => {
+	it.each([
+		[429, '', 'rate_limited'],
+		[529, '', 'overloaded'],
+		[503, '', 'overloaded'],
+		[500, '', 'server_error'],
+		[502, '', 'server_error'],
+		[408, '', 'timeout'],
+		[401, '', 'auth'],
+		[403, '', 'auth'],
+		[413, '', 'context_length'],
+		[
+			400,
+			"This model's maximum context length is 8192 tokens context_length_exceeded",
+			'context_length',
+		],
+		[400, 'prompt is too long: 250000 tokens > 200000 maximum', 'context_length'],
+		[
+			400,
+			'The response was filtered due to the prompt triggering content management policy content_filter',
+			'content_filter',
+		],
+		[400, 'Invalid value for temperature', 'bad_request'],
+		[404, 'model not found', 'bad_request'],
+	])('HTTP %i %j → %s', (status, text, cls) => expect(classifyStatus(status, text)).toBe(cls));
+
+	it('only rate limits, overload, server errors, timeouts and network trouble are transient', () => {
+		expect([...TRANSIENT].sort()).toEqual([
+			'network',
+			'overloaded',
+			'rate_limited',
+			'server_error',
+			'timeout',
+		]);
+	});
+
+	it('reads network and timeout errors through the cause chain', () => {
+		expect(classifyThrown({ message: 'wrapped', cause: { code: 'ECONNRESET' } }).failureClass).toBe(
+			'network',
+		);
+		expect(
+			classifyThrown({ message: 'timeout of 100ms exceeded', code: 'ECONNABORTED' }).failureClass,
+		).toBe('timeout');
+	});
+
+	it('reads Retry-After as seconds, an HTTP date, or retry-after-ms', () => {
+		expect(retryAfterMs({ 'retry-after': '2' })).toBe(2000);
+		expect(retryAfterMs({ 'retry-after': '0.25' })).toBe(250);
+		expect(retryAfterMs({ 'retry-after-ms': '1500', 'retry-after': '2' })).toBe(1500);
+		const now = Date.parse('2024-05-01T12:00:00Z');
+		expect(retryAfterMs({ 'retry-after': 'Wed, 01 May 2024 12:00:30 GMT' }, now)).toBe(30_000);
+		expect(retryAfterMs({})).toBeUndefined();
+		expect(retryAfterMs({ 'retry-after': 'soon' })).toBeUndefined();
+	});
+});
+
+describe('backoff with full jitter', () => {
+	const opts = { baseMs: 100, maxMs: 1000 };
+	it('doubles the ceiling each retry up to the max', () => {
+		expect([1, 2, 3, 4, 5, 6].map((n) => backoffCeiling(n, opts))).toEqual([
+			100, 200, 400, 800, 1000, 1000,
+		]);
+	});
+	it('waits a random share of the ceiling', () => {
+		expect(fullJitter(3, opts, () => 0)).toBe(0);
+		expect(fullJitter(3, opts, () => 0.5)).toBe(200);
+		expect(fullJitter(9, opts, () => 0.999)).toBe(999);
+	});
+});
+
+describe('CallLimiter', () => {
+	it('never runs more than the cap at once and serves in order', async () => {
+		const limiter = new CallLimiter(2);
+		let active = 0;
+		let peak = 0;
+		const order: number[] = [];
+		await Promise.all(
+			Array.from({ length: 8 }, (_, i) =>
+				limiter.run(async () => {
+					active++;
+					peak = Math.max(peak, active);
+					order.push(i);
+					await new Promise((r) => setTimeout(r, 5));
+					active--;
+				}),
+			),
+		);
+		expect(peak).toBe(2);
+		expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+	});
+
+	it('holds calls beyond the per-minute limit until the minute has passed', async () => {
+		jest.useFakeTimers();
+		try {
+			const limiter = new CallLimiter(10, 2);
+			const started: number[] = [];
+			const runs = [0, 1, 2].map((i) => limiter.run(async () => void started.push(i)));
+			await jest.advanceTimersByTimeAsync(59_000);
+			expect(started).toEqual([0, 1]);
+			await jest.advanceTimersByTimeAsync(1_001);
+			await Promise.all(runs);
+			expect(started).toEqual([0, 1, 2]);
+		} finally {
+			jest.useRealTimers();
+		}
+	});
+});
+
+describe('prices and costs', () => {
+	it('matches the longest prefix pattern, with overrides first', () => {
+		expect(priceOf('gpt-4o-mini-2024-07-18')).toEqual({ input: 0.15, output: 0.6 });
+		expect(priceOf('gpt-4o-2024-08-06')).toEqual({ input: 2.5, output: 10 });
+		expect(priceOf('claude-sonnet-4-5-20250929')).toEqual({ input: 3, output: 15 });
+		expect(priceOf('llama3')).toBeUndefined();
+		expect(priceOf('gpt-4o', { 'gpt-4o*': { input: 1, output: 2 } })).toEqual({
+			input: 1,
+			output: 2,
+		});
+		expect(priceOf('llama3:8b', { '*': { input: 0, output: 0 } })).toEqual({ input: 0, output: 0 });
+	});
+
+	it('computes USD from tokens and says when a model has no price', () => {
+		expect(costOf('gpt-4o', 1_000_000, 500_000, {}, 'tag')).toEqual({
+			inputUsd: 2.5,
+			outputUsd: 5,
+			totalUsd: 7.5,
+			tag: 'tag',
+			priced: true,
+		});
+		expect(costOf('mystery', 10, 10, {}, null)).toMatchObject({ totalUsd: 0, priced: false });
+		expect(
+			addCosts(costOf('gpt-4o', 1e6, 0, {}, 't'), costOf('mystery', 1, 1, {}, 't')),
+		).toMatchObject({ totalUsd: 2.5, priced: false });
+	});
+
+	it.each([
+		['{"m": {"input": 1}}', /"Price Overrides" at "m.output"/],
+		['{"m": {"input": -1, "output": 1}}', /at "m.input"/],
+		['{"a*b": {"input": 1, "output": 1}}', /at "a\*b"/],
+		['{"m": {"input": 1, "output": 1, "cached": 2}}', /"Price Overrides"/],
+		['nope', /not valid JSON/],
+	])('rejects overrides %s', (raw, message) =>
+		expect(() => parsePriceOverrides(raw)).toThrow(message),
+	);
+});
+
+describe('wire formats', () => {
+	const req = {
+		model: 'm',
+		messages: [
+			{ role: 'system' as const, content: 'S' },
+			{ role: 'user' as const, content: 'U' },
+		],
+		responseFormat: 'text' as const,
+	};
+
+	it('puts system prompts where each API wants them', () => {
+		expect(buildRequest('anthropic', { ...req, maxTokens: 10, stop: ['x'] })).toEqual({
+			path: '/messages',
+			body: {
+				model: 'm',
+				max_tokens: 10,
+				system: 'S',
+				messages: [{ role: 'user', content: 'U' }],
+				stop_sequences: ['x'],
+			},
+		});
+		expect(buildRequest('openai', { ...req, maxTokens: 10 }).body).toMatchObject({
+			messages: req.messages,
+			max_tokens: 10,
+		});
+		expect(
+			buildRequest('openai', { ...req, model: 'gpt-5-mini', maxTokens: 10 }).body,
+		).toHaveProperty('max_completion_tokens', 10);
+	});
+
+	it('asks for JSON the way each API understands', () => {
+		const json = buildRequest('openai', { ...req, responseFormat: 'json' }).body;
+		expect(json.response_format).toEqual({ type: 'json_object' });
+		expect(JSON.stringify(json.messages)).toMatch(/JSON/);
+		const schema = { type: 'object' };
+		expect(
+			buildRequest('openai', { ...req, responseFormat: 'jsonSchema', schema }).body.response_format,
+		).toMatchObject({
+			type: 'json_schema',
+			json_schema: { schema },
+		});
+		expect(
+			buildRequest('anthropic', { ...req, responseFormat: 'jsonSchema', schema }).body.system,
+		).toMatch(/JSON Schema: \{"type":"object"\}/);
+	});
+
+	it('classifies what comes back, including the odd cases', () => {
+		const fail = (status: number, text: string) => {
+			try {
+				parseResponse('openai', 'm', status, text);
+			} catch (error) {
+				return (error as { failureClass: string }).failureClass;
+			}
+			return 'ok';
+		};
+		expect(fail(200, '{"choices":[{"message":{"content":"hi"},"finish_reason":"stop"}]}')).toBe(
+			'ok',
+		);
+		expect(fail(200, '{"choices":[]}')).toBe('server_error');
+		expect(
+			fail(200, '{"choices":[{"message":{"content":null},"finish_reason":"content_filter"}]}'),
+		).toBe('content_filter');
+		expect(fail(200, '<html>oops</html>')).toBe('server_error');
+		expect(fail(502, '<html>bad gateway</html>')).toBe('server_error');
+		expect(fail(400, '{"error":{"message":"x","code":"context_length_exceeded"}}')).toBe(
+			'context_length',
+		);
+	});
+});
