@@ -103,7 +103,10 @@ export async function callAi(
 	transport: Transport,
 ): Promise<CallOutcome> {
 	const now = policy.now ?? Date.now;
-	const start = now();
+	// The clock starts at the first attempt, not while the item waits for a free slot: with 1,000
+	// items and 5 slots, the last ones would otherwise spend their budget in the queue.
+	let start: number | undefined;
+	const elapsed = () => (start === undefined ? 0 : now() - start);
 	let attempts = 0;
 	let inputTokens = 0;
 	let outputTokens = 0;
@@ -115,7 +118,7 @@ export async function callAi(
 	const common = (): Common => ({
 		attempts,
 		retries,
-		latencyMs: now() - start,
+		latencyMs: elapsed(),
 		target,
 		fallbackUsed,
 		inputTokens,
@@ -134,12 +137,15 @@ export async function callAi(
 
 	/** One HTTP exchange with the per-attempt timeout; throws AiCallError. */
 	const exchange = async (t: Target, messages: ChatMessage[]): Promise<AiAnswer> => {
-		const remaining = policy.totalTimeoutMs - (now() - start);
-		const timeoutMs = Math.max(1, Math.min(policy.attemptTimeoutMs, remaining));
 		const { path, body } = buildRequest(t.provider, { ...request, model: t.model, messages });
 		return policy.limiter.run(async () => {
 			const refused = policy.beforeAttempt?.();
 			if (refused) throw refused;
+			start ??= now();
+			const timeoutMs = Math.max(
+				1,
+				Math.min(policy.attemptTimeoutMs, policy.totalTimeoutMs - elapsed()),
+			);
 			const attempt = ++attempts;
 			// n8n's request helper replaces any abort signal with the execution's own, so the deadline is
 			// enforced here by a race (and passed on as the transport's socket timeout).
@@ -194,7 +200,7 @@ export async function callAi(
 		target = t;
 		fallbackUsed = i > 0;
 		for (let retry = 0; ; retry++) {
-			if (now() - start >= policy.totalTimeoutMs) {
+			if (elapsed() >= policy.totalTimeoutMs) {
 				lastError ??= new AiCallError(
 					'timeout',
 					`The total time budget of ${policy.totalTimeoutMs} ms is spent`,
@@ -214,7 +220,7 @@ export async function callAi(
 			// A service that asks for a longer wait than we allow gets reported (retryAfterMs), not hammered.
 			if (asked !== undefined && asked > policy.backoff.maxMs) break;
 			const waitMs = asked ?? fullJitter(retry + 1, policy.backoff, policy.random);
-			if (now() - start + waitMs >= policy.totalTimeoutMs) break;
+			if (elapsed() + waitMs >= policy.totalTimeoutMs) break;
 			const record: RetryRecord = {
 				attempt: attempts,
 				class: lastError.failureClass,

@@ -1,6 +1,8 @@
 import {
 	NodeConnectionTypes,
 	NodeOperationError,
+	type ICredentialDataDecryptedObject,
+	type ICredentialsDecrypted,
 	type IDataObject,
 	type IExecuteFunctions,
 	type ILoadOptionsFunctions,
@@ -98,6 +100,15 @@ export class AiCall implements INodeType {
 			primary: endpoint(primary),
 			fallback: fallback ? endpoint(fallback) : undefined,
 		};
+		const decrypted = (
+			type: string,
+			data: ICredentialDataDecryptedObject | undefined,
+		): ICredentialsDecrypted | undefined => {
+			const ref = node.credentials?.[type];
+			return data && ref ? { id: ref.id ?? '', name: ref.name, type, data } : undefined;
+		};
+		const decryptedPrimary = decrypted(PRIMARY, primary);
+		const decryptedFallback = decrypted(FALLBACK, fallback);
 
 		// Configuration mistakes stop the node, naming the parameter and the item; nothing is called yet.
 		const prepared: ItemSettings[] = items.map((_, i) => readItemSettings(this, i));
@@ -145,6 +156,8 @@ export class AiCall implements INodeType {
 					ignoreHttpStatusErrors: true,
 					timeout: timeoutMs,
 				},
+				// decrypted once per run above, instead of once per call inside the helper
+				{ credentialsDecrypted: credential === 'fallback' ? decryptedFallback : decryptedPrimary },
 			)) as { statusCode: number; headers: IDataObject; body: unknown };
 			return {
 				status: response.statusCode,

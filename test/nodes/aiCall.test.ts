@@ -349,6 +349,16 @@ describe('AI Call: parallelism, budget, drill', () => {
 		expect(pairedIndexes(out)[0]).toEqual(items.map((it) => it.i));
 	});
 
+	it('does not count the wait for a free slot against the time budget, nor as latency', async () => {
+		const items = Array.from({ length: 6 }, (_, i) => ({ text: `x${i} [[sim:latency=80]]` }));
+		const { out } = await ai(
+			{ timeoutPreset: 'custom', timeoutMs: 200, options: { maxConcurrency: 1, totalTimeoutMs: 250 } },
+			items,
+		);
+		expect(pairedIndexes(out)).toEqual([[0, 1, 2, 3, 4, 5], []]);
+		for (const item of out[0]) expect(resultOf(item).latencyMs).toBeLessThan(200);
+	});
+
 	it('limits requests per minute', async () => {
 		const t0 = Date.now();
 		const { out } = await ai({ options: { maxConcurrency: 10, requestsPerMinute: 3 } }, [
