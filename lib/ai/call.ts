@@ -57,7 +57,9 @@ export interface CallPolicy {
 	backoff: BackoffOptions;
 	limiter: CallLimiter;
 	/** Checked right before every attempt is sent: an error here (budget spent, breaker open) ends the call without it. */
-	beforeAttempt?: () => AiCallError | undefined;
+	beforeAttempt?: (target: Target) => AiCallError | undefined | Promise<AiCallError | undefined>;
+	/** Every attempt's outcome (for the circuit breaker): no error, or the attempt's error. */
+	afterAttempt?: (target: Target, error?: AiCallError) => void | Promise<void>;
 	/** Tokens of every answer, as it arrives (budgets must see spend before the next call starts). */
 	onUsage?: (model: string, inputTokens: number, outputTokens: number) => void;
 	/** Validates parsed JSON output; returns what is wrong, or undefined. */
@@ -139,7 +141,7 @@ export async function callAi(
 	const exchange = async (t: Target, messages: ChatMessage[]): Promise<AiAnswer> => {
 		const { path, body } = buildRequest(t.provider, { ...request, model: t.model, messages });
 		return policy.limiter.run(async () => {
-			const refused = policy.beforeAttempt?.();
+			const refused = await policy.beforeAttempt?.(t);
 			if (refused) throw refused;
 			start ??= now();
 			const timeoutMs = Math.max(
@@ -161,32 +163,25 @@ export async function callAi(
 					);
 				}, timeoutMs);
 			});
-			let response: TransportResponse;
+			let answer: AiAnswer;
 			try {
-				response = await Promise.race([
-					transport({
-						url: `${t.baseUrl}${path}`,
-						body,
-						credential: t.credential,
-						timeoutMs,
-						signal,
-					}),
-					deadline,
-				]);
+				let response: TransportResponse;
+				try {
+					response = await Promise.race([
+						transport({ url: `${t.baseUrl}${path}`, body, credential: t.credential, timeoutMs, signal }),
+						deadline,
+					]);
+				} finally {
+					clearTimeout(timer);
+				}
+				answer = parseResponse(t.provider, t.model, response.status, response.text, retryAfterMs(response.headers));
 			} catch (error) {
-				if (error instanceof AiCallError) throw error;
 				if (policy.signal?.aborted) throw error; // the execution was cancelled: not an AI failure
-				throw classifyThrown(error);
-			} finally {
-				clearTimeout(timer);
+				const failure = error instanceof AiCallError ? error : classifyThrown(error);
+				await policy.afterAttempt?.(t, failure);
+				throw failure;
 			}
-			const answer = parseResponse(
-				t.provider,
-				t.model,
-				response.status,
-				response.text,
-				retryAfterMs(response.headers),
-			);
+			await policy.afterAttempt?.(t);
 			inputTokens += answer.inputTokens;
 			outputTokens += answer.outputTokens;
 			policy.onUsage?.(t.model, answer.inputTokens, answer.outputTokens);

@@ -55,6 +55,15 @@ export function redact(message: string, secrets: Array<string | undefined>): str
 	return out;
 }
 
+/** A driver error as one line; AggregateError (every address of a host refused) has no message of its own. */
+export function describeError(error: unknown): string {
+	if (error instanceof AggregateError && error.errors.length)
+		return error.errors.map(describeError).join('; ');
+	if (error instanceof Error)
+		return error.message || (error as { code?: string }).code || error.name;
+	return String(error);
+}
+
 /** A stored claim as the backends hold it. */
 export interface ClaimRow {
 	status: 'in_progress' | 'completed';

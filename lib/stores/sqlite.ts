@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 
 import {
 	PURGE_BATCH,
@@ -202,7 +202,10 @@ export class SqliteStore implements StateStore {
 		if (db?.isOpen) db.close();
 	}
 
-	private open(): Statements {
+	private async open(): Promise<Statements> {
+		if (this.statements) return this.statements;
+		// Loaded on first use: node:sqlite prints an "experimental" warning that users of the other stores should not see.
+		const { DatabaseSync } = await import('node:sqlite');
 		if (this.statements) return this.statements;
 		mkdirSync(dirname(this.path), { recursive: true });
 		const db = new DatabaseSync(this.path, { timeout: this.busyTimeoutMs });
@@ -236,7 +239,7 @@ export class SqliteStore implements StateStore {
 	private async run<T>(op: string, fn: (s: Statements) => T, write = true): Promise<T> {
 		let s: Statements;
 		try {
-			s = this.open();
+			s = await this.open();
 		} catch (error) {
 			throw new StoreError(this.label, `cannot open the database: ${(error as Error).message}`);
 		}
@@ -259,11 +262,16 @@ export class SqliteStore implements StateStore {
 		}
 	}
 
+	/** After a write has committed; expired rows are already ignored, so a purge that meets a lock just waits for the next. */
 	private purge(s: Statements): void {
 		const now = this.now();
 		if (now < this.nextPurge) return;
-		const { changes } = s.purge.run(now);
-		this.nextPurge = Number(changes) >= PURGE_BATCH ? now : now + PURGE_INTERVAL_MS;
+		this.nextPurge = now + PURGE_INTERVAL_MS;
+		try {
+			if (Number(s.purge.run(now).changes) >= PURGE_BATCH) this.nextPurge = now;
+		} catch {
+			return;
+		}
 	}
 
 	private select(s: Statements, kind: string, namespace: string, key: string): Row | undefined {

@@ -1,0 +1,317 @@
+/**
+ * Postgres store (pg pool). One table, created on first use. Each operation is a single
+ * statement (INSERT … ON CONFLICT … RETURNING): the conflicting row is locked and re-read by
+ * Postgres, so concurrent claims on one key from any number of workers serialise and exactly one
+ * wins. Expired rows are ignored by every query and purged in small batches once a minute.
+ */
+import { Pool, type PoolConfig } from 'pg';
+
+import {
+	PURGE_BATCH,
+	PURGE_INTERVAL_MS,
+	StoreError,
+	checkDuration,
+	checkName,
+	decideClaim,
+	describeError,
+	fromJson,
+	newToken,
+	redact,
+	toJson,
+	toRecord,
+	type ClaimRow,
+	type StoreClock,
+} from './common';
+import type { ClaimOptions, ClaimOutcome, ClaimRecord, StateStore } from './types';
+
+export const DEFAULT_POSTGRES_TABLE = 'n8n_ai_patterns_state';
+
+export interface PostgresStoreOptions extends StoreClock {
+	host: string;
+	port: number;
+	database: string;
+	user: string;
+	password?: string;
+	/** false, true (verified TLS) or { rejectUnauthorized: false } (self-signed). */
+	ssl?: boolean | { rejectUnauthorized: boolean };
+	/** Pool size; default 10. */
+	maxConnections?: number;
+	/** Lower-case identifier; default n8n_ai_patterns_state. */
+	table?: string;
+	connectTimeoutMs?: number;
+}
+
+interface Row {
+	status: string | null;
+	fingerprint: string | null;
+	token: string | null;
+	value: string | null;
+	created_at: string;
+	expires_at: string;
+}
+
+const CLAIM_COLUMNS = 'status, fingerprint, token, value, created_at, expires_at';
+/** Column `c` becomes `fresh` when the stored row has expired ($5 is now), else keeps its value. */
+const ifExpired = (c: string, fresh: string) =>
+	`${c} = CASE WHEN s.expires_at <= $5 THEN ${fresh} ELSE s.${c} END`;
+
+export class PostgresStore implements StateStore {
+	readonly kind = 'postgres';
+	readonly label: string;
+	readonly table: string;
+	private readonly pool: Pool;
+	private readonly now: () => number;
+	private readonly password?: string;
+	private ready?: Promise<void>;
+	private nextPurge = 0;
+	private readonly sql: Record<
+		'claim' | 'complete' | 'release' | 'read' | 'get' | 'set' | 'delete' | 'increment' | 'purge',
+		string
+	>;
+
+	constructor(options: PostgresStoreOptions) {
+		this.table = options.table ?? DEFAULT_POSTGRES_TABLE;
+		if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.table))
+			throw new Error(
+				`table name "${this.table}" is not allowed: use lower-case letters, digits and _`,
+			);
+		this.label = `Postgres at ${options.host}:${options.port}/${options.database}`;
+		this.now = options.now ?? Date.now;
+		this.password = options.password;
+		const config: PoolConfig = {
+			host: options.host,
+			port: options.port,
+			database: options.database,
+			user: options.user,
+			password: options.password,
+			ssl: options.ssl,
+			max: options.maxConnections ?? 10,
+			connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+			idleTimeoutMillis: 30_000,
+			allowExitOnIdle: true,
+			application_name: 'n8n-nodes-ai-patterns',
+		};
+		this.pool = new Pool(config);
+		// An idle connection that breaks emits here; unhandled it would crash n8n. The next query reconnects.
+		this.pool.on('error', () => undefined);
+
+		const t = `"${this.table}"`;
+		const key = 'kind = $1 AND namespace = $2 AND key = $3';
+		this.sql = {
+			claim: `INSERT INTO ${t} AS s (kind, namespace, key, ${CLAIM_COLUMNS})
+				VALUES ('c', $1, $2, 'in_progress', $3, $4, NULL, $5, $6)
+				ON CONFLICT (kind, namespace, key) DO UPDATE SET
+				${ifExpired('status', "'in_progress'")}, ${ifExpired('fingerprint', 'EXCLUDED.fingerprint')},
+				${ifExpired('token', 'EXCLUDED.token')}, ${ifExpired('value', 'NULL')},
+				${ifExpired('created_at', 'EXCLUDED.created_at')}, ${ifExpired('expires_at', 'EXCLUDED.expires_at')}
+				RETURNING ${CLAIM_COLUMNS}`,
+			complete: `INSERT INTO ${t} AS s (kind, namespace, key, ${CLAIM_COLUMNS})
+				VALUES ('c', $1, $2, 'completed', NULL, $3, $4, $5, $6)
+				ON CONFLICT (kind, namespace, key) DO UPDATE SET
+				status = 'completed', value = EXCLUDED.value, expires_at = EXCLUDED.expires_at,
+				${ifExpired('fingerprint', 'NULL')}, ${ifExpired('token', 'EXCLUDED.token')},
+				${ifExpired('created_at', 'EXCLUDED.created_at')}
+				WHERE s.expires_at <= $5 OR $7::text IS NULL OR s.token = $7
+				RETURNING 1`,
+			release: `DELETE FROM ${t} WHERE ${key} AND ($4::text IS NULL OR token = $4) RETURNING expires_at`,
+			read: `SELECT ${CLAIM_COLUMNS} FROM ${t} WHERE ${key} AND expires_at > $4`,
+			get: `SELECT value FROM ${t} WHERE ${key} AND expires_at > $4`,
+			set: `INSERT INTO ${t} (kind, namespace, key, value, created_at, expires_at)
+				VALUES ('v', $1, $2, $3, $4, $5)
+				ON CONFLICT (kind, namespace, key) DO UPDATE SET
+				value = EXCLUDED.value, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`,
+			delete: `DELETE FROM ${t} WHERE ${key}`,
+			increment: `INSERT INTO ${t} AS s (kind, namespace, key, count, created_at, expires_at)
+				VALUES ('n', $1, $2, $3, $5, $4)
+				ON CONFLICT (kind, namespace, key) DO UPDATE SET
+				count = CASE WHEN s.expires_at <= $5 THEN EXCLUDED.count ELSE s.count + EXCLUDED.count END,
+				${ifExpired('created_at', 'EXCLUDED.created_at')}, ${ifExpired('expires_at', 'EXCLUDED.expires_at')}
+				RETURNING count`,
+			purge: `DELETE FROM ${t} WHERE ctid IN
+				(SELECT ctid FROM ${t} WHERE expires_at <= $1 LIMIT ${PURGE_BATCH})`,
+		};
+	}
+
+	async claim(namespace: string, key: string, options: ClaimOptions): Promise<ClaimOutcome> {
+		check(namespace, key);
+		checkDuration('lease', options.leaseMs);
+		const now = this.now();
+		const token = newToken();
+		const [row] = await this.query<Row>('claim', this.sql.claim, [
+			namespace,
+			key,
+			options.fingerprint || null,
+			token,
+			now,
+			now + options.leaseMs,
+		]);
+		const stored = claimRow(row);
+		const outcome =
+			stored.token === token ? 'claimed' : decideClaim(stored, now, options.fingerprint);
+		return { outcome, record: toRecord(key, stored) };
+	}
+
+	async complete(
+		namespace: string,
+		key: string,
+		options: { result: unknown; retentionMs: number; token?: string },
+	): Promise<boolean> {
+		check(namespace, key);
+		checkDuration('retention', options.retentionMs);
+		const value = toJson(options.result);
+		const now = this.now();
+		const rows = await this.query('complete', this.sql.complete, [
+			namespace,
+			key,
+			options.token || newToken(),
+			value,
+			now,
+			now + options.retentionMs,
+			options.token || null,
+		]);
+		return rows.length === 1;
+	}
+
+	async release(
+		namespace: string,
+		key: string,
+		options: { token?: string } = {},
+	): Promise<boolean> {
+		check(namespace, key);
+		const now = this.now();
+		const rows = await this.query<{ expires_at: string }>('release', this.sql.release, [
+			'c',
+			namespace,
+			key,
+			options.token || null,
+		]);
+		return rows.length === 1 && Number(rows[0].expires_at) > now;
+	}
+
+	async read(namespace: string, key: string): Promise<ClaimRecord | undefined> {
+		check(namespace, key);
+		const [row] = await this.query<Row>('read', this.sql.read, ['c', namespace, key, this.now()]);
+		return row && toRecord(key, claimRow(row));
+	}
+
+	async get<T = unknown>(namespace: string, key: string): Promise<T | undefined> {
+		check(namespace, key);
+		const [row] = await this.query<{ value: string | null }>('get', this.sql.get, [
+			'v',
+			namespace,
+			key,
+			this.now(),
+		]);
+		return row && (fromJson(row.value) as T);
+	}
+
+	async set(namespace: string, key: string, value: unknown, ttlMs: number): Promise<void> {
+		check(namespace, key);
+		checkDuration('ttl', ttlMs);
+		const json = toJson(value);
+		const now = this.now();
+		await this.query('set', this.sql.set, [namespace, key, json, now, now + ttlMs]);
+	}
+
+	async delete(namespace: string, key: string): Promise<void> {
+		check(namespace, key);
+		await this.query('delete', this.sql.delete, ['v', namespace, key]);
+	}
+
+	async increment(namespace: string, key: string, windowMs: number, by = 1): Promise<number> {
+		check(namespace, key);
+		checkDuration('window', windowMs);
+		const now = this.now();
+		const [row] = await this.query<{ count: number }>('increment', this.sql.increment, [
+			namespace,
+			key,
+			by,
+			now + windowMs,
+			now,
+		]);
+		return Number(row.count);
+	}
+
+	async close(): Promise<void> {
+		if (!this.pool.ended) await this.pool.end();
+	}
+
+	/** Creates the table once per pool; several workers starting together wait on one advisory lock. */
+	private ensureTable(): Promise<void> {
+		this.ready ??= (async () => {
+			const client = await this.pool.connect();
+			try {
+				await client.query('BEGIN');
+				await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+					`n8n-nodes-ai-patterns:${this.table}`,
+				]);
+				await client.query(`CREATE TABLE IF NOT EXISTS "${this.table}" (
+					kind char(1) NOT NULL,
+					namespace text NOT NULL,
+					key text NOT NULL,
+					status text,
+					fingerprint text,
+					token text,
+					value text,
+					count double precision,
+					created_at bigint NOT NULL,
+					expires_at bigint NOT NULL,
+					PRIMARY KEY (kind, namespace, key))`);
+				await client.query(
+					`CREATE INDEX IF NOT EXISTS "${this.table}_expires_at" ON "${this.table}" (expires_at)`,
+				);
+				await client.query('COMMIT');
+			} catch (error) {
+				await client.query('ROLLBACK').catch(() => undefined); // the original error matters
+				throw error;
+			} finally {
+				client.release();
+			}
+		})().catch((error: unknown) => {
+			this.ready = undefined;
+			throw error;
+		});
+		return this.ready;
+	}
+
+	private async query<R = unknown>(op: string, text: string, values: unknown[]): Promise<R[]> {
+		try {
+			await this.ensureTable();
+			const { rows } = await this.pool.query(text, values);
+			this.purge();
+			return rows as R[];
+		} catch (error) {
+			const message = redact(describeError(error), [this.password]);
+			throw new StoreError(this.label, `${op} failed: ${message}`);
+		}
+	}
+
+	/** In the background: expired rows are already ignored by every query, so a failed purge only waits for the next. */
+	private purge(): void {
+		const now = this.now();
+		if (now < this.nextPurge) return;
+		this.nextPurge = now + PURGE_INTERVAL_MS;
+		this.pool.query(this.sql.purge, [now]).then(
+			({ rowCount }) => {
+				if ((rowCount ?? 0) >= PURGE_BATCH) this.nextPurge = now;
+			},
+			() => undefined,
+		);
+	}
+}
+
+function check(namespace: string, key: string): void {
+	checkName('namespace', namespace);
+	checkName('key', key);
+}
+
+function claimRow(row: Row): ClaimRow {
+	return {
+		status: row.status === 'completed' ? 'completed' : 'in_progress',
+		fingerprint: row.fingerprint,
+		token: row.token ?? '',
+		value: row.value,
+		createdAt: Number(row.created_at),
+		expiresAt: Number(row.expires_at),
+	};
+}

@@ -1,0 +1,294 @@
+/**
+ * Redis store (ioredis). Each record is a hash under `<prefix>:<c|v|n>:<namespace>:<key>` (the
+ * parts URI-encoded, so no namespace can reach into another's keys); every read-modify-write is a
+ * Lua script, which Redis runs atomically. Records carry their own end time (`e`), judged by the
+ * caller's clock like every backend; PEXPIRE removes them from Redis at about the same time.
+ */
+import Redis, { type RedisOptions, type Result } from 'ioredis';
+
+import {
+	StoreError,
+	checkDuration,
+	checkName,
+	fromJson,
+	newToken,
+	redact,
+	toJson,
+	toRecord,
+	type StoreClock,
+} from './common';
+import type { ClaimOptions, ClaimOutcome, ClaimRecord, StateStore } from './types';
+
+export interface RedisStoreOptions extends StoreClock {
+	host: string;
+	port: number;
+	/** Database number; default 0. */
+	database?: number;
+	username?: string;
+	password?: string;
+	tls?: boolean;
+	/** Only with tls: false accepts self-signed certificates. */
+	rejectUnauthorized?: boolean;
+	/** First part of every key; default `ai-patterns`. */
+	keyPrefix?: string;
+	connectTimeoutMs?: number;
+}
+
+// Lua numbers are doubles, exact for epoch milliseconds. Scripts return strings only:
+// Redis would truncate a Lua number to an integer, and a nil would cut an array short.
+const CLAIM = `
+local r = redis.call('HMGET', KEYS[1], 's', 'f', 'v', 't', 'c', 'e')
+if r[1] and tonumber(r[6]) > tonumber(ARGV[1]) then
+	local outcome = 'in_progress'
+	if ARGV[2] ~= '' and r[2] and r[2] ~= '' and r[2] ~= ARGV[2] then
+		outcome = 'conflict'
+	elseif r[1] == 'completed' then
+		outcome = 'completed'
+	end
+	return {outcome, r[1], r[2] or '', r[3] or '', r[4] or '', r[5], r[6]}
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 's', 'in_progress', 'f', ARGV[2], 't', ARGV[3], 'c', ARGV[1], 'e', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return {'claimed'}`;
+
+const COMPLETE = `
+local r = redis.call('HMGET', KEYS[1], 't', 'e')
+local live = r[2] and tonumber(r[2]) > tonumber(ARGV[1])
+if live and ARGV[2] ~= '' and r[1] ~= ARGV[2] then return '0' end
+if not live then
+	redis.call('DEL', KEYS[1])
+	redis.call('HSET', KEYS[1], 'f', '', 't', ARGV[6], 'c', ARGV[1])
+end
+redis.call('HSET', KEYS[1], 's', 'completed', 'v', ARGV[3], 'e', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return '1'`;
+
+const RELEASE = `
+local r = redis.call('HMGET', KEYS[1], 't', 'e')
+if not r[2] then return '0' end
+if ARGV[2] ~= '' and r[1] ~= ARGV[2] then return '0' end
+redis.call('DEL', KEYS[1])
+if tonumber(r[2]) > tonumber(ARGV[1]) then return '1' end
+return '0'`;
+
+const INCREMENT = `
+local e = redis.call('HGET', KEYS[1], 'e')
+if e and tonumber(e) > tonumber(ARGV[1]) then
+	return redis.call('HINCRBYFLOAT', KEYS[1], 'n', ARGV[2])
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'n', ARGV[2], 'e', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return ARGV[2]`;
+
+declare module 'ioredis' {
+	interface RedisCommander<Context> {
+		aipClaim(key: string, ...args: string[]): Result<string[], Context>;
+		aipComplete(key: string, ...args: string[]): Result<string, Context>;
+		aipRelease(key: string, ...args: string[]): Result<string, Context>;
+		aipIncrement(key: string, ...args: string[]): Result<string, Context>;
+	}
+}
+
+export class RedisStore implements StateStore {
+	readonly kind = 'redis';
+	readonly label: string;
+	private readonly client: Redis;
+	private readonly now: () => number;
+	private readonly prefix: string;
+	private readonly password?: string;
+	private lastError?: string;
+
+	constructor(options: RedisStoreOptions) {
+		const database = options.database ?? 0;
+		this.label = `Redis at ${options.host}:${options.port}${database ? ` (database ${database})` : ''}`;
+		this.now = options.now ?? Date.now;
+		this.prefix = options.keyPrefix || 'ai-patterns';
+		this.password = options.password;
+		const redisOptions: RedisOptions = {
+			host: options.host,
+			port: options.port,
+			db: database,
+			username: options.username || undefined,
+			password: options.password || undefined,
+			lazyConnect: true,
+			connectTimeout: options.connectTimeoutMs ?? 5000,
+			commandTimeout: 10_000,
+			// Fail a command after one reconnect attempt instead of queueing it for long: a down
+			// store must surface as an error (fail closed / fail open), not as a hanging execution.
+			maxRetriesPerRequest: 1,
+			retryStrategy: (times) => Math.min(times * 200, 2000),
+			enableAutoPipelining: true,
+			disconnectTimeout: 200,
+		};
+		if (options.tls)
+			redisOptions.tls = { rejectUnauthorized: options.rejectUnauthorized !== false };
+		this.client = new Redis(redisOptions);
+		// Connection errors also reject the commands waiting on them; kept to explain those rejections.
+		this.client.on('error', (error: Error) => {
+			this.lastError = error.message;
+		});
+		this.client.on('ready', () => {
+			this.lastError = undefined;
+		});
+		this.client.defineCommand('aipClaim', { numberOfKeys: 1, lua: CLAIM });
+		this.client.defineCommand('aipComplete', { numberOfKeys: 1, lua: COMPLETE });
+		this.client.defineCommand('aipRelease', { numberOfKeys: 1, lua: RELEASE });
+		this.client.defineCommand('aipIncrement', { numberOfKeys: 1, lua: INCREMENT });
+	}
+
+	async claim(namespace: string, key: string, options: ClaimOptions): Promise<ClaimOutcome> {
+		const id = this.id('c', namespace, key);
+		checkDuration('lease', options.leaseMs);
+		const now = this.now();
+		const token = newToken();
+		const fingerprint = options.fingerprint || '';
+		const expiresAt = now + options.leaseMs;
+		const r = await this.run('claim', (c) =>
+			c.aipClaim(id, String(now), fingerprint, token, String(expiresAt), String(options.leaseMs)),
+		);
+		if (r[0] === 'claimed') {
+			return {
+				outcome: 'claimed',
+				record: toRecord(key, {
+					status: 'in_progress',
+					fingerprint: fingerprint || null,
+					token,
+					value: null,
+					createdAt: now,
+					expiresAt,
+				}),
+			};
+		}
+		return {
+			outcome: r[0] as Exclude<ClaimOutcome['outcome'], 'claimed'>,
+			record: toRecord(key, {
+				status: r[1] === 'completed' ? 'completed' : 'in_progress',
+				fingerprint: r[2] || null,
+				value: r[3],
+				token: r[4],
+				createdAt: Number(r[5]),
+				expiresAt: Number(r[6]),
+			}),
+		};
+	}
+
+	async complete(
+		namespace: string,
+		key: string,
+		options: { result: unknown; retentionMs: number; token?: string },
+	): Promise<boolean> {
+		const id = this.id('c', namespace, key);
+		checkDuration('retention', options.retentionMs);
+		const value = toJson(options.result) ?? '';
+		const now = this.now();
+		const done = await this.run('complete', (c) =>
+			c.aipComplete(
+				id,
+				String(now),
+				options.token || '',
+				value,
+				String(now + options.retentionMs),
+				String(options.retentionMs),
+				options.token || newToken(),
+			),
+		);
+		return done === '1';
+	}
+
+	async release(
+		namespace: string,
+		key: string,
+		options: { token?: string } = {},
+	): Promise<boolean> {
+		const id = this.id('c', namespace, key);
+		const done = await this.run('release', (c) =>
+			c.aipRelease(id, String(this.now()), options.token || ''),
+		);
+		return done === '1';
+	}
+
+	async read(namespace: string, key: string): Promise<ClaimRecord | undefined> {
+		const id = this.id('c', namespace, key);
+		const [s, f, v, t, created, e] = await this.run('read', (c) =>
+			c.hmget(id, 's', 'f', 'v', 't', 'c', 'e'),
+		);
+		if (!s || !(Number(e) > this.now())) return undefined;
+		return toRecord(key, {
+			status: s === 'completed' ? 'completed' : 'in_progress',
+			fingerprint: f || null,
+			value: v,
+			token: t ?? '',
+			createdAt: Number(created),
+			expiresAt: Number(e),
+		});
+	}
+
+	async get<T = unknown>(namespace: string, key: string): Promise<T | undefined> {
+		const id = this.id('v', namespace, key);
+		const [v, e] = await this.run('get', (c) => c.hmget(id, 'v', 'e'));
+		return e !== null && Number(e) > this.now() ? (fromJson(v) as T) : undefined;
+	}
+
+	async set(namespace: string, key: string, value: unknown, ttlMs: number): Promise<void> {
+		const id = this.id('v', namespace, key);
+		checkDuration('ttl', ttlMs);
+		const json = toJson(value) ?? '';
+		const expiresAt = String(this.now() + ttlMs);
+		await this.run('set', async (c) => {
+			const results = await c
+				.multi()
+				.del(id)
+				.hset(id, 'v', json, 'e', expiresAt)
+				.pexpire(id, ttlMs)
+				.exec();
+			const failed = results?.find(([error]) => error);
+			if (failed) throw failed[0];
+		});
+	}
+
+	async delete(namespace: string, key: string): Promise<void> {
+		const id = this.id('v', namespace, key);
+		await this.run('delete', (c) => c.del(id));
+	}
+
+	async increment(namespace: string, key: string, windowMs: number, by = 1): Promise<number> {
+		const id = this.id('n', namespace, key);
+		checkDuration('window', windowMs);
+		const now = this.now();
+		const count = await this.run('increment', (c) =>
+			c.aipIncrement(id, String(now), String(by), String(now + windowMs), String(windowMs)),
+		);
+		return Number(count);
+	}
+
+	async close(): Promise<void> {
+		if (this.client.status === 'end') return;
+		if (this.client.status === 'ready') {
+			await this.client.quit().catch(() => this.client.disconnect());
+		} else {
+			this.client.disconnect(); // not connected: just stop reconnecting
+		}
+	}
+
+	private id(kind: 'c' | 'v' | 'n', namespace: string, key: string): string {
+		checkName('namespace', namespace);
+		checkName('key', key);
+		return `${this.prefix}:${kind}:${encodeURIComponent(namespace)}:${encodeURIComponent(key)}`;
+	}
+
+	private async run<T>(op: string, fn: (client: Redis) => Promise<T>): Promise<T> {
+		try {
+			// Known to be down (between reconnect attempts): fail now rather than wait in the queue.
+			if (this.client.status === 'reconnecting' || this.client.status === 'close')
+				throw new Error('not connected');
+			return await fn(this.client);
+		} catch (error) {
+			let message = (error as Error).message;
+			if (this.lastError && !message.includes(this.lastError))
+				message += ` (last connection error: ${this.lastError})`;
+			throw new StoreError(this.label, `${op} failed: ${redact(message, [this.password])}`);
+		}
+	}
+}

@@ -1,0 +1,402 @@
+import {
+	NodeConnectionTypes,
+	NodeOperationError,
+	jsonParse,
+	type IDataObject,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type INodeType,
+	type INodeTypeDescription,
+} from 'n8n-workflow';
+
+import {
+	hashFields,
+	hashPayload,
+	keyText,
+	parseFields,
+	runGrouped,
+	type Field,
+} from '../../lib/idempotency';
+import { StoreError } from '../../lib/stores/common';
+import {
+	getStore,
+	postgresConfigFromCredentials,
+	redisConfigFromCredentials,
+	type ClaimOutcome,
+	type StateStore,
+	type StoreKind,
+} from '../../lib/stores';
+import { itemParameter } from '../shared/parameters';
+import { properties } from './properties';
+
+type Operation = 'claim' | 'complete' | 'release';
+
+interface Options {
+	onMissingKey?: 'error' | 'new';
+	onStoreError?: 'failClosed' | 'failOpen';
+	outputField?: string;
+}
+
+const CLAIM_OUTPUTS = ['New', 'Duplicate', 'In Progress', 'Conflict'];
+const OUTPUT: Record<ClaimOutcome['outcome'], number> = {
+	claimed: 0,
+	completed: 1,
+	in_progress: 2,
+	conflict: 3,
+};
+const STATUS: Record<ClaimOutcome['outcome'], string> = {
+	claimed: 'new',
+	completed: 'duplicate',
+	in_progress: 'in_progress',
+	conflict: 'conflict',
+};
+
+const FAIL_OPEN_STATUS: Record<Operation, string> = {
+	claim: 'new',
+	complete: 'not_completed',
+	release: 'not_released',
+};
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+type Task = (i: number, target: { namespace: string; key: string }) => Promise<Emit>;
+
+/** One output item: what goes out, or why it failed. */
+type Emit = { output: number; idempotency: IDataObject } | { error: NodeOperationError };
+
+export class IdempotencyGuard implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Idempotency Guard',
+		name: 'idempotencyGuard',
+		icon: { light: 'file:idempotencyGuard.svg', dark: 'file:idempotencyGuard.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{ $parameter["operation"] + " · " + $parameter["store"] }}',
+		description:
+			'Make duplicate webhook deliveries harmless: claim a key, replay the stored result to duplicates',
+		defaults: { name: 'Idempotency Guard' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		// Claim routes to four outputs, Complete and Release pass items on through one.
+		outputs: `={{ ["complete", "release"].includes($parameter["operation"]) ? ["${NodeConnectionTypes.Main}"] : ${JSON.stringify(
+			CLAIM_OUTPUTS.map((displayName) => ({ type: NodeConnectionTypes.Main, displayName })),
+		)} }}`,
+		credentials: [
+			{
+				// eslint-disable-next-line @n8n/community-nodes/no-credential-reuse, @n8n/community-nodes/valid-credential-references, n8n-nodes-base/node-class-description-credentials-name-unsuffixed -- n8n's built-in Redis credential on purpose (issue 4): users point the store at the Redis they already configured; n8n allows it (no restrictToSupportedNodes)
+				name: 'redis',
+				required: true,
+				displayOptions: { show: { store: ['redis'] } },
+			},
+			{
+				// eslint-disable-next-line @n8n/community-nodes/no-credential-reuse, @n8n/community-nodes/valid-credential-references -- n8n's built-in Postgres credential, as above
+				name: 'postgres',
+				required: true,
+				displayOptions: { show: { store: ['postgres'] } },
+			},
+		],
+		properties,
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const items = this.getInputData();
+		const operation = this.getNodeParameter('operation', 0) as Operation;
+		const outputs: INodeExecutionData[][] = CLAIM_OUTPUTS.slice(
+			0,
+			operation === 'claim' ? 4 : 1,
+		).map(() => []);
+		if (!items.length) return outputs;
+
+		const store = await openStore(this);
+		const options = itemParameter<Options>(this, 'options', {});
+		const namespace = itemParameter<unknown>(this, 'namespace');
+		const fieldOf = (i: number) => options(i).outputField || 'idempotency';
+		const failOpen = (i: number) => options(i).onStoreError === 'failOpen';
+
+		const fail = (i: number, message: string, description?: string) => {
+			const text = `Item ${i}: ${message}`;
+			const error = new NodeOperationError(this.getNode(), text, { itemIndex: i, description });
+			// n8n swaps a message mentioning ECONNREFUSED & co. for a generic one; keep the store's name in it.
+			error.message = text;
+			return error;
+		};
+
+		/** Namespace and key of item i (key undefined when missing); wrong settings throw naming the item. */
+		let keyOf: (i: number) => string | undefined;
+		if (operation === 'claim') {
+			const keyFrom = this.getNodeParameter('keyFrom', 0) as 'expression' | 'fields' | 'payload';
+			const keyParam = keyFrom === 'expression' ? itemParameter<unknown>(this, 'key') : undefined;
+			const keyFields =
+				keyFrom === 'fields' ? fieldList(this, 'keyFields', 'Key Fields') : undefined;
+			keyOf = (i) =>
+				keyFrom === 'payload'
+					? hashPayload(items[i].json)
+					: keyFrom === 'fields'
+						? hashFields(items[i].json, keyFields!(i))
+						: keyText(keyParam!(i));
+		} else {
+			const keyParam = itemParameter<unknown>(this, 'key');
+			keyOf = (i) => keyText(keyParam(i));
+		}
+
+		interface Target {
+			namespace: string;
+			key?: string;
+		}
+		const targets: Array<Target | Error> = items.map((_, i) => {
+			try {
+				const ns = keyText(namespace(i), 'namespace');
+				return ns
+					? { namespace: ns, key: keyOf(i) }
+					: new Error('the namespace is empty (set "Namespace")');
+			} catch (error) {
+				return error as Error;
+			}
+		});
+
+		const task =
+			operation === 'claim'
+				? claimTask(this, items, store, fail)
+				: operation === 'complete'
+					? completeTask(this, items, store, fieldOf, fail)
+					: releaseTask(this, store);
+
+		// Items inside one batch with the same namespace and key run in order (the later ones see the claim).
+		const newInBatch = new Set<string>();
+		const group = (i: number) => {
+			const t = targets[i];
+			return t instanceof Error || t.key === undefined
+				? undefined
+				: JSON.stringify([t.namespace, t.key]);
+		};
+		const settled = await runGrouped(items.length, group, async (i): Promise<Emit> => {
+			const t = targets[i];
+			if (t instanceof Error) return { error: fail(i, t.message) };
+			if (t.key === undefined) return missingKey(i, t.namespace);
+			const base = { key: t.key, namespace: t.namespace, store: store.kind };
+			try {
+				const emit = await task(i, { namespace: t.namespace, key: t.key });
+				if ('error' in emit) return emit;
+				if (emit.output === 0 && operation === 'claim') newInBatch.add(group(i)!);
+				return { output: emit.output, idempotency: { ...base, ...emit.idempotency } };
+			} catch (error) {
+				if (!(error instanceof StoreError)) return { error: fail(i, (error as Error).message) };
+				if (!failOpen(i))
+					return {
+						error: fail(
+							i,
+							`the state store failed, so the item was stopped (fail closed). ${error.message}`,
+							'Check that the store is reachable, or set "Store Unreachable" to "Fail Open" to let items through flagged.',
+						),
+					};
+				// Fail open, but a key already let through in this batch still counts as in progress.
+				const again = operation === 'claim' && newInBatch.has(group(i)!);
+				if (operation === 'claim' && !again) newInBatch.add(group(i)!);
+				return {
+					output: again ? OUTPUT.in_progress : 0,
+					idempotency: {
+						...base,
+						status: again ? 'in_progress' : FAIL_OPEN_STATUS[operation],
+						failOpen: true,
+						error: error.message,
+					},
+				};
+			}
+		});
+
+		function missingKey(i: number, ns: string): Emit {
+			const what =
+				operation === 'claim'
+					? 'no idempotency key: the key is empty or the chosen fields hold no value'
+					: `no key to ${operation}: "Key" is empty`;
+			if (operation === 'claim' && options(i).onMissingKey === 'new')
+				return {
+					output: 0,
+					idempotency: {
+						status: 'new',
+						key: null,
+						namespace: ns,
+						warning: 'missing_key',
+						message: what,
+					},
+				};
+			return {
+				error: fail(
+					i,
+					what,
+					operation === 'claim'
+						? 'Send the item to an HTTP 400 response through the error output (Settings → On Error), or set "Missing Key" to "Send to New With a Warning".'
+						: 'Pass the key the Claim gave out, e.g. {{ $("Idempotency Guard").item.json.idempotency.key }}.',
+				),
+			};
+		}
+
+		for (let i = 0; i < items.length; i++) {
+			const result = settled[i];
+			const emit: Emit = result.ok
+				? result.value
+				: { error: fail(i, (result.error as Error).message) };
+			if ('error' in emit) {
+				if (!this.continueOnFail()) throw emit.error;
+				// n8n moves items with `error` to the error output ("Continue (using error output)").
+				outputs[0].push({
+					json: { ...items[i].json, error: emit.error.message },
+					error: emit.error,
+					pairedItem: { item: i },
+				});
+				continue;
+			}
+			const field = fieldOf(i);
+			const previous = items[i].json[field];
+			const carried =
+				previous && typeof previous === 'object' && operation !== 'claim' ? previous : {};
+			outputs[emit.output].push({
+				json: { ...items[i].json, [field]: { ...(carried as IDataObject), ...emit.idempotency } },
+				binary: items[i].binary,
+				pairedItem: { item: i },
+			});
+		}
+		return outputs;
+	}
+}
+
+/** The shared store for the node's settings (pooled across executions by the registry). */
+async function openStore(ctx: IExecuteFunctions): Promise<StateStore> {
+	const kind = ctx.getNodeParameter('store', 0) as StoreKind;
+	const credentials =
+		kind === 'redis' || kind === 'postgres' ? await ctx.getCredentials(kind) : undefined;
+	try {
+		if (kind === 'redis') return getStore(redisConfigFromCredentials(credentials!));
+		if (kind === 'postgres') return getStore(postgresConfigFromCredentials(credentials!));
+		if (kind === 'local')
+			return getStore({ kind, path: String(ctx.getNodeParameter('sqlitePath', 0, '') ?? '') });
+		return getStore({ kind: 'memory' });
+	} catch (error) {
+		throw new NodeOperationError(ctx.getNode(), `Store: ${(error as Error).message}`);
+	}
+}
+
+/** A comma-separated path list parameter, parsed once per distinct value. */
+function fieldList(ctx: IExecuteFunctions, name: string, label: string): (i: number) => Field[] {
+	const raw = itemParameter<string>(ctx, name, '');
+	let last: string | undefined;
+	let parsed: Field[] = [];
+	return (i) => {
+		const text = raw(i);
+		if (text !== last) {
+			parsed = parseFields(text, label);
+			last = text;
+		}
+		return parsed;
+	};
+}
+
+function claimTask(
+	ctx: IExecuteFunctions,
+	items: INodeExecutionData[],
+	store: StateStore,
+	fail: (i: number, message: string) => NodeOperationError,
+): Task {
+	const fingerprintFrom = ctx.getNodeParameter('fingerprintFrom', 0) as
+		| 'payload'
+		| 'fields'
+		| 'none';
+	const fields =
+		fingerprintFrom === 'fields'
+			? fieldList(ctx, 'fingerprintFields', 'Fingerprint Fields')
+			: undefined;
+	const leaseSeconds = itemParameter<number>(ctx, 'leaseSeconds', 300);
+
+	return async (i, { namespace, key }) => {
+		const lease = Number(leaseSeconds(i));
+		if (!(lease > 0))
+			return { error: fail(i, `"Lease (Seconds)" must be more than 0, got ${lease}`) };
+		const fingerprint =
+			fingerprintFrom === 'payload'
+				? hashPayload(items[i].json)
+				: fingerprintFrom === 'fields'
+					? hashFields(items[i].json, fields!(i))
+					: undefined;
+		const { outcome, record } = await store.claim(namespace, key, {
+			leaseMs: lease * 1000,
+			fingerprint,
+		});
+		const out: IDataObject = { status: STATUS[outcome], firstSeenAt: iso(record.createdAt) };
+		if (outcome === 'claimed') {
+			out.token = record.token;
+			out.leaseExpiresAt = iso(record.expiresAt);
+		} else if (outcome === 'in_progress') {
+			out.leaseExpiresAt = iso(record.expiresAt);
+		} else if (outcome === 'completed') {
+			out.retainedUntil = iso(record.expiresAt);
+			out.result = record.result as IDataObject;
+		} else {
+			// The other request's result is not shown to a request with another payload.
+			out.storedStatus = record.status;
+		}
+		return { output: OUTPUT[outcome], idempotency: out };
+	};
+}
+
+function completeTask(
+	ctx: IExecuteFunctions,
+	items: INodeExecutionData[],
+	store: StateStore,
+	fieldOf: (i: number) => string,
+	fail: (i: number, message: string) => NodeOperationError,
+): Task {
+	const resultFrom = ctx.getNodeParameter('resultFrom', 0) as 'item' | 'expression';
+	const resultParam =
+		resultFrom === 'expression' ? itemParameter<unknown>(ctx, 'result') : undefined;
+	const resultIsExpression = String(ctx.getNode().parameters.result ?? '').startsWith('=');
+	const retentionHours = itemParameter<number>(ctx, 'retentionHours', 24);
+	const token = itemParameter<unknown>(ctx, 'claimId', '');
+
+	return async (i, { namespace, key }) => {
+		const hours = Number(retentionHours(i));
+		if (!(hours > 0))
+			return { error: fail(i, `"Retention (Hours)" must be more than 0, got ${hours}`) };
+		let result: unknown;
+		if (resultParam) {
+			result = resultParam(i);
+			// A JSON literal typed into the field arrives as text; an expression's value is kept as it is.
+			if (!resultIsExpression && typeof result === 'string')
+				result = jsonParse(result, { errorMessage: '"Result" is not valid JSON' });
+		} else {
+			const item = { ...items[i].json };
+			delete item[fieldOf(i)];
+			result = item;
+		}
+		const retentionMs = Math.round(hours * 3_600_000);
+		const ownToken = String(token(i) ?? '') || undefined;
+		const completed = await store.complete(namespace, key, {
+			result,
+			retentionMs,
+			token: ownToken,
+		});
+		return {
+			output: 0,
+			idempotency: completed
+				? { status: 'completed', completed, retainedUntil: iso(Date.now() + retentionMs) }
+				: {
+						status: 'not_completed',
+						completed,
+						warning:
+							'another execution holds the claim on this key (the lease ran out and the key was claimed again), so the result was not stored',
+					},
+		};
+	};
+}
+
+function releaseTask(ctx: IExecuteFunctions, store: StateStore): Task {
+	const token = itemParameter<unknown>(ctx, 'claimId', '');
+	return async (i, { namespace, key }) => {
+		const released = await store.release(namespace, key, {
+			token: String(token(i) ?? '') || undefined,
+		});
+		return {
+			output: 0,
+			idempotency: { status: released ? 'released' : 'not_released', released },
+		};
+	};
+}

@@ -1,0 +1,124 @@
+/**
+ * n8n queue mode in miniature: 8 OS processes, each with its own connection, fire 500 claims over
+ * the same 100 keys at the same moment. Exactly 100 may come back New — one per key.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { backends, describeWithService, type Backend } from './backends';
+
+const WORKERS = 8;
+const CLAIMS_PER_WORKER = 500;
+const KEYS = 100;
+const root = join(__dirname, '..', '..');
+
+type Outcome = [key: string, outcome: string, token: string];
+type Message =
+	| { type: 'ready' }
+	| { type: 'done'; outcomes: Outcome[] }
+	| { type: 'error'; message: string };
+
+/** The workers run the built package: fail loudly rather than test yesterday's code. */
+function assertDistIsCurrent(): void {
+	const sources = [
+		'lib/hash.ts',
+		...readdirSync(join(root, 'lib/stores')).map((f) => `lib/stores/${f}`),
+	];
+	for (const source of sources.filter((s) => s.endsWith('.ts'))) {
+		const built = join(root, 'dist', source.replace(/\.ts$/, '.js'));
+		let builtAt: number;
+		try {
+			builtAt = statSync(built).mtimeMs;
+		} catch {
+			throw new Error(`${built} is missing: run "npm run build" first (npm test does)`);
+		}
+		if (statSync(join(root, source)).mtimeMs > builtAt)
+			throw new Error(`${source} is newer than dist/: run "npm run build" first (npm test does)`);
+	}
+}
+
+/** 500 claims per worker: each key 5 times, in an order of the worker's own. */
+function keysFor(worker: number): string[] {
+	const keys = Array.from({ length: CLAIMS_PER_WORKER }, (_, i) => `key-${i % KEYS}`);
+	let seed = worker + 1;
+	for (let i = keys.length - 1; i > 0; i--) {
+		seed = (seed * 1103515245 + 12345) % 2 ** 31;
+		const j = seed % (i + 1);
+		[keys[i], keys[j]] = [keys[j], keys[i]];
+	}
+	return keys;
+}
+
+function waitFor<T extends Message['type']>(
+	child: ChildProcess,
+	type: T,
+): Promise<Extract<Message, { type: T }>> {
+	return new Promise((resolve, reject) => {
+		child.on('message', (message: Message) => {
+			if (message.type === type) resolve(message as Extract<Message, { type: T }>);
+			else if (message.type === 'error') reject(new Error(`worker: ${message.message}`));
+		});
+		child.on('exit', (code) => reject(new Error(`worker exited with ${code} before "${type}"`)));
+	});
+}
+
+const shared = backends().filter((b) => b.kind !== 'memory');
+
+describe.each(shared)('$name under concurrent claims', (backend: Backend) => {
+	describeWithService(
+		backend.service ?? '',
+		backend.available,
+		`${backend.name}: ${WORKERS} processes × ${CLAIMS_PER_WORKER} claims over ${KEYS} keys`,
+		() => {
+			const children: ChildProcess[] = [];
+			beforeAll(assertDistIsCurrent);
+			afterAll(async () => {
+				for (const child of children) if (child.exitCode === null) child.kill();
+				await backend.cleanup();
+			});
+
+			it('gives exactly one New per key', async () => {
+				const namespace = `concurrency-${Date.now()}`;
+				for (let w = 0; w < WORKERS; w++)
+					children.push(
+						fork(join(__dirname, 'claim-worker.js'), [], {
+							execArgv: ['--disable-warning=ExperimentalWarning'],
+						}),
+					);
+				const ready = children.map((child) => waitFor(child, 'ready'));
+				const done = children.map((child) => waitFor(child, 'done'));
+				children.forEach((child, w) =>
+					child.send({
+						type: 'init',
+						config: backend.workerConfig(),
+						namespace,
+						keys: keysFor(w),
+					}),
+				);
+				await Promise.all(ready);
+				for (const child of children) child.send({ type: 'go' });
+				const outcomes = (await Promise.all(done)).flatMap((m) => m.outcomes);
+
+				expect(outcomes).toHaveLength(WORKERS * CLAIMS_PER_WORKER);
+				const claimed = outcomes.filter(([, outcome]) => outcome === 'claimed');
+				expect(claimed).toHaveLength(KEYS);
+				expect(new Set(claimed.map(([key]) => key)).size).toBe(KEYS);
+				expect(outcomes.filter(([, outcome]) => outcome === 'in_progress')).toHaveLength(
+					WORKERS * CLAIMS_PER_WORKER - KEYS,
+				);
+
+				// Every loser saw the winner's claim, and the store holds the winner's token.
+				const winner = new Map(claimed.map(([key, , token]) => [key, token]));
+				for (const [key, , token] of outcomes) expect(token).toBe(winner.get(key));
+				const store = backend.make();
+				try {
+					for (const [key, token] of winner)
+						expect((await store.read(namespace, key))?.token).toBe(token);
+				} finally {
+					await store.close();
+				}
+			});
+		},
+	);
+});
