@@ -16,13 +16,23 @@ import { callAi, type CallOutcome, type Target, type Transport } from '../../lib
 import { AiCallError, TRANSIENT, type FailureClass } from '../../lib/ai/failure';
 import { addCosts, costOf, parsePriceOverrides, type Cost } from '../../lib/ai/pricing';
 import { parseModelList } from '../../lib/ai/wire';
+import { CircuitBreaker } from '../../lib/breaker';
+import { hashValue } from '../../lib/hash';
 import { CallLimiter } from '../../lib/limit';
 import { normaliseBaseUrl, type Provider } from '../../lib/provider';
+import { openStore, storeCredentials } from '../shared/store';
 import { readItemSettings, readNodeSettings, type ItemSettings } from './settings';
 import { properties } from './properties';
 
 const PRIMARY = 'aiServiceApi';
 const FALLBACK = 'aiServiceFallbackApi';
+
+// A constant, not a literal in the description: n8n's lint rule on credential names cannot read a spread.
+const CREDENTIALS = [
+	{ name: PRIMARY, required: true },
+	{ name: FALLBACK, required: true, displayOptions: { show: { useFallbackCredential: [true] } } },
+	...storeCredentials,
+];
 
 /** Spend per execution and node, so a budget holds across the runs of a loop in one execution. */
 const spentUsd = new Map<string, { usd: number; at: number }>();
@@ -47,14 +57,7 @@ export class AiCall implements INodeType {
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Success', 'Failed'],
-		credentials: [
-			{ name: PRIMARY, required: true },
-			{
-				name: FALLBACK,
-				required: true,
-				displayOptions: { show: { useFallbackCredential: [true] } },
-			},
-		],
+		credentials: CREDENTIALS,
 		properties,
 	};
 
@@ -128,6 +131,10 @@ export class AiCall implements INodeType {
 			}
 		}
 
+		const store =
+			settings.responseCache !== 'off' || settings.keepLastGood || settings.circuitBreaker
+				? await openStore(this)
+				: undefined;
 		const limiter = new CallLimiter(settings.maxConcurrency, settings.requestsPerMinute);
 		const key = spendKey(this);
 		const budget = settings.budgetUsd;
@@ -167,27 +174,84 @@ export class AiCall implements INodeType {
 			};
 		};
 
+		const stateOn = settings.responseCache !== 'off' || settings.keepLastGood;
+		const breakers = new Map<string, CircuitBreaker>();
+		const breakerFor = (t: Target): CircuitBreaker | undefined => {
+			if (!store || !settings.circuitBreaker) return undefined;
+			const name = settings.breaker.name
+				? `${settings.breaker.name}:${t.model}`
+				: `${t.baseUrl}:${t.model}`;
+			let breaker = breakers.get(name);
+			if (!breaker)
+				breakers.set(name, (breaker = new CircuitBreaker(store, name, settings.breaker)));
+			return breaker;
+		};
+		/** Cache, last good answers and breaker must not stop the AI call when the store is down: warn and go on. */
+		const tolerant = async <T>(
+			what: string,
+			i: number,
+			fn: () => Promise<T>,
+		): Promise<T | undefined> => {
+			try {
+				return await fn();
+			} catch (error) {
+				this.logger.warn(`AI Call: ${what} skipped, the store failed`, {
+					...logMeta(i),
+					store: store?.label,
+					error: (error as Error).message,
+				});
+				return undefined;
+			}
+		};
+
 		const runItem = async (i: number): Promise<[0 | 1, INodeExecutionData]> => {
 			const s = prepared[i];
 			const { provider } = endpoints.primary;
+			const cacheRef = stateOn
+				? {
+						namespace: s.cacheNamespace,
+						key:
+							s.cacheKey ??
+							hashValue({ provider, baseUrl: endpoints.primary.baseUrl, request: s.request }),
+					}
+				: undefined;
+			const fail = (error: AiCallError, extra: IDataObject): [1, INodeExecutionData] => [
+				1,
+				failedItem(i, error, { ...extra, cache: cacheRef }),
+			];
 			if (s.simulate) {
 				const error = new AiCallError(
 					s.simulateClass,
 					'Simulated outage (drill): no call was made',
 				);
-				return [
-					1,
-					failedItem(i, error, {
-						attempts: 0,
-						retries: [],
-						provider,
-						model: s.model,
-						simulated: true,
-					}),
-				];
+				return fail(error, { attempts: 0, retries: [], provider, model: s.model, simulated: true });
+			}
+			if (store && cacheRef && settings.responseCache !== 'off' && !s.forceRefresh) {
+				const started = Date.now();
+				const hit = await tolerant('cache read', i, () =>
+					store.get<IDataObject>(cacheRef.namespace, cacheRef.key),
+				);
+				if (hit) {
+					const { storedAt, ...answer } = hit;
+					return [
+						0,
+						success(i, s, {
+							...answer,
+							usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+							cost: { ...costOf(String(answer.model), 0, 0, priceOverrides, s.costTag) },
+							latencyMs: Date.now() - started,
+							attempts: 0,
+							retries: [],
+							fallbackUsed: false,
+							cached: true,
+							cachedAt: new Date(Number(storedAt)).toISOString(),
+						}),
+					];
+				}
 			}
 			// Every answer's cost at its own model's price (a fallback may cost more than the model).
 			let cost: Cost | undefined;
+			let probe = false;
 			const targets: Target[] = [
 				{ model: s.model, credential: 'primary', ...endpoints.primary },
 				...s.fallbacks.map((f) => ({
@@ -213,13 +277,34 @@ export class AiCall implements INodeType {
 						spend(c.totalUsd);
 						cost = cost ? addCosts(cost, c) : c;
 					},
-					beforeAttempt: () =>
-						budget > 0 && spent() >= budget
-							? new AiCallError(
-									'budget_exceeded',
-									`The budget of ${budget} USD for this execution is spent (${spent().toFixed(4)} USD)`,
-								)
-							: undefined,
+					beforeAttempt: async (t) => {
+						if (budget > 0 && spent() >= budget) {
+							return new AiCallError(
+								'budget_exceeded',
+								`The budget of ${budget} USD for this execution is spent (${spent().toFixed(4)} USD)`,
+							);
+						}
+						const breaker = breakerFor(t);
+						const verdict =
+							breaker && (await tolerant('circuit breaker check', i, () => breaker.allow()));
+						probe = verdict?.allowed === true && verdict.probe;
+						if (verdict && !verdict.allowed) {
+							return new AiCallError(
+								'circuit_open',
+								`The circuit breaker for ${t.model} is open after repeated failures; no call was made`,
+								undefined,
+								verdict.retryAfterMs,
+							);
+						}
+						return undefined;
+					},
+					afterAttempt: async (t, error) => {
+						const breaker = breakerFor(t);
+						// Only transient failures say the service is unwell; a 400 is an answer.
+						const healthy = !error || !TRANSIENT.has(error.failureClass);
+						if (breaker)
+							await tolerant('circuit breaker update', i, () => breaker.record(healthy, probe));
+					},
 					onRetry: (r) =>
 						this.logger.warn('AI Call: retrying after a transient failure', {
 							...logMeta(i),
@@ -241,14 +326,11 @@ export class AiCall implements INodeType {
 			);
 			cost ??= costOf(outcome.target.model, 0, 0, priceOverrides, s.costTag);
 			if (!outcome.ok) {
-				return [
-					1,
-					failedItem(i, outcome.error, {
-						...summary(outcome),
-						provider: outcome.target.provider,
-						model: outcome.target.model,
-					}),
-				];
+				return fail(outcome.error, {
+					...summary(outcome),
+					provider: outcome.target.provider,
+					model: outcome.target.model,
+				});
 			}
 			const result: IDataObject = {
 				text: outcome.answer.text,
@@ -267,18 +349,35 @@ export class AiCall implements INodeType {
 				cached: false,
 			};
 			if (s.request.responseFormat !== 'text') result.json = outcome.json as IDataObject;
-			const json =
-				s.outputMode === 'resultOnly'
-					? { [s.outputField]: result }
-					: { ...items[i].json, [s.outputField]: result };
-			return [
-				0,
-				{
-					json,
-					pairedItem: { item: i },
-					...(s.outputMode === 'merge' && items[i].binary ? { binary: items[i].binary } : {}),
-				},
-			];
+			if (store && cacheRef) {
+				const stored = { ...result, storedAt: Date.now() };
+				if (settings.responseCache !== 'off') {
+					await tolerant('cache write', i, () =>
+						store.set(cacheRef.namespace, cacheRef.key, stored, s.cacheTtlMs),
+					);
+				}
+				if (settings.keepLastGood) {
+					await tolerant('last good answer write', i, () =>
+						store.set(
+							`${cacheRef.namespace}:last-good`,
+							cacheRef.key,
+							stored,
+							s.lastGoodRetentionMs,
+						),
+					);
+				}
+			}
+			return [0, success(i, s, result)];
+		};
+
+		const success = (i: number, s: ItemSettings, result: IDataObject): INodeExecutionData => {
+			const merge = s.outputMode === 'merge';
+			const item: INodeExecutionData = {
+				json: merge ? { ...items[i].json, [s.outputField]: result } : { [s.outputField]: result },
+				pairedItem: { item: i },
+			};
+			if (merge && items[i].binary) item.binary = items[i].binary;
+			return item;
 		};
 
 		const failedItem = (i: number, error: AiCallError, extra: IDataObject): INodeExecutionData => {
@@ -296,6 +395,7 @@ export class AiCall implements INodeType {
 						retryable: TRANSIENT.has(error.failureClass as FailureClass),
 						retryAfterMs: error.retryAfterMs ?? null,
 						...(extra.simulated ? { simulated: true } : {}),
+						...(extra.cache ? { cache: extra.cache } : {}),
 					},
 				},
 				pairedItem: { item: i },

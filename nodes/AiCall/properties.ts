@@ -1,6 +1,7 @@
 import type { INodeProperties } from 'n8n-workflow';
 
 import { FAILURE_CLASSES, TRANSIENT } from '../../lib/ai/failure';
+import { storeProperties } from '../shared/store';
 
 const classOptions = FAILURE_CLASSES.filter(
 	(c) => c !== 'circuit_open' && c !== 'budget_exceeded',
@@ -173,6 +174,51 @@ export const properties: INodeProperties[] = [
 			'Whether fallback models may use a second credential ("AI Service API (Fallback)"), e.g. another provider',
 	},
 	{
+		displayName: 'Response Cache',
+		name: 'responseCache',
+		type: 'options',
+		noDataExpression: true,
+		options: [
+			{ name: 'Off', value: 'off' },
+			{
+				name: 'Same Request',
+				value: 'exact',
+				description: 'Exact match on provider, model, messages and parameters',
+			},
+			{
+				name: 'Key Expression',
+				value: 'key',
+				description: 'Your own key, e.g. a document ID and version',
+			},
+		],
+		default: 'off',
+		description: 'Answer repeated requests from the store: no call, no cost, cached: true',
+	},
+	{
+		displayName: 'Cache Key',
+		name: 'cacheKey',
+		type: 'string',
+		default: '={{ $json.id }}',
+		displayOptions: { show: { responseCache: ['key'] } },
+	},
+	{
+		displayName: 'Keep Last Good Answers',
+		name: 'keepLastGood',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to keep each success per request (the cache key) for the Fallback Router to serve when the AI fails later',
+	},
+	{
+		displayName: 'Circuit Breaker',
+		name: 'circuitBreaker',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to stop calling a failing model for a cooldown (items go to Failed as circuit_open), shared by all workers through the store',
+	},
+	...storeProperties('the cache, the last good answers and the circuit breaker'),
+	{
 		displayName: 'Options',
 		name: 'options',
 		type: 'collection',
@@ -189,6 +235,52 @@ export const properties: INodeProperties[] = [
 					'Backoff starts here and doubles each retry (full jitter: a random wait up to that)',
 			},
 			{
+				displayName: 'Breaker: Consecutive Failures',
+				name: 'breakerConsecutiveFailures',
+				type: 'number',
+				typeOptions: { minValue: 0 },
+				default: 5,
+				description: 'Transient failures in a row that open the breaker. 0: off.',
+			},
+			{
+				displayName: 'Breaker: Cooldown (Seconds)',
+				name: 'breakerCooldownSeconds',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 30,
+				description: 'How long the breaker stays open before one probe call is let through',
+			},
+			{
+				displayName: 'Breaker: Failure Rate (%)',
+				name: 'breakerFailureRatePercent',
+				type: 'number',
+				typeOptions: { minValue: 0, maxValue: 100 },
+				default: 50,
+				description: 'Share of transient failures over the window that opens the breaker. 0: off.',
+			},
+			{
+				displayName: 'Breaker: Min Calls in Window',
+				name: 'breakerMinCalls',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 10,
+			},
+			{
+				displayName: 'Breaker: Name',
+				name: 'breakerName',
+				type: 'string',
+				default: '',
+				description:
+					'Workflows and nodes that share a name share a breaker. Empty: one breaker per provider URL and model.',
+			},
+			{
+				displayName: 'Breaker: Window (Seconds)',
+				name: 'breakerWindowSeconds',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 60,
+			},
+			{
 				displayName: 'Budget per Execution (USD)',
 				name: 'budgetUsd',
 				type: 'number',
@@ -198,12 +290,42 @@ export const properties: INodeProperties[] = [
 					'Once spent, remaining items go to Failed as budget_exceeded without a call. 0: no budget.',
 			},
 			{
+				displayName: 'Cache Namespace',
+				name: 'cacheNamespace',
+				type: 'string',
+				default: 'ai-call',
+				description:
+					'Cache and last good answers are kept per namespace; the Fallback Router reads the same one',
+			},
+			{
+				displayName: 'Cache TTL (Seconds)',
+				name: 'cacheTtlSeconds',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 3600,
+			},
+			{
 				displayName: 'Cost Tag',
 				name: 'costTag',
 				type: 'string',
 				default: '',
 				placeholder: 'claim-processed',
 				description: 'The business outcome this call serves, copied into ai.cost.tag for reporting',
+			},
+			{
+				displayName: 'Force Refresh',
+				name: 'forceRefresh',
+				type: 'boolean',
+				default: false,
+				description:
+					'Whether to skip the cache lookup and call the model (the answer still refreshes the cache)',
+			},
+			{
+				displayName: 'Last Good Answer Retention (Hours)',
+				name: 'lastGoodRetentionHours',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 168,
 			},
 			{
 				displayName: 'Max Calls in Flight',

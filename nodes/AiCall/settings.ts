@@ -31,6 +31,16 @@ interface Options {
 	simulateClass?: FailureClass;
 	simulatePercent?: number;
 	simulateWhen?: boolean;
+	cacheNamespace?: string;
+	cacheTtlSeconds?: number;
+	forceRefresh?: boolean;
+	lastGoodRetentionHours?: number;
+	breakerName?: string;
+	breakerConsecutiveFailures?: number;
+	breakerFailureRatePercent?: number;
+	breakerMinCalls?: number;
+	breakerWindowSeconds?: number;
+	breakerCooldownSeconds?: number;
 }
 
 export interface FallbackSetting {
@@ -54,12 +64,29 @@ export interface ItemSettings {
 	outputMode: 'merge' | 'resultOnly';
 	simulate: boolean;
 	simulateClass: FailureClass;
+	/** The user's cache key (Key Expression mode); otherwise the node hashes the request. */
+	cacheKey?: string;
+	cacheNamespace: string;
+	cacheTtlMs: number;
+	forceRefresh: boolean;
+	lastGoodRetentionMs: number;
 }
 
 /** Settings that hold for the whole node run (read from the first item). */
 export function readNodeSettings(ctx: IExecuteFunctions) {
 	const o = ctx.getNodeParameter('options', 0, {}) as Options;
 	return {
+		responseCache: ctx.getNodeParameter('responseCache', 0, 'off') as 'off' | 'exact' | 'key',
+		keepLastGood: ctx.getNodeParameter('keepLastGood', 0, false) as boolean,
+		circuitBreaker: ctx.getNodeParameter('circuitBreaker', 0, false) as boolean,
+		breaker: {
+			name: o.breakerName || undefined,
+			consecutiveFailures: o.breakerConsecutiveFailures ?? 5,
+			failureRate: (o.breakerFailureRatePercent ?? 50) / 100,
+			minCalls: o.breakerMinCalls ?? 10,
+			windowMs: (o.breakerWindowSeconds ?? 60) * 1000,
+			cooldownMs: (o.breakerCooldownSeconds ?? 30) * 1000,
+		},
 		useFallbackCredential: ctx.getNodeParameter('useFallbackCredential', 0, false) as boolean,
 		maxConcurrency: Math.max(1, o.maxConcurrency ?? 5),
 		requestsPerMinute: o.requestsPerMinute ?? 0,
@@ -96,6 +123,8 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 		fallback?: Array<{ model: string; credential: 'primary' | 'fallback'; on: FailureClass[] }>;
 	}>('fallbacks', {});
 	const options = p<Options>('options', {});
+	const cacheMode = p<'off' | 'exact' | 'key'>('responseCache', 'off');
+	const cacheKey = p<unknown>('cacheKey', '');
 
 	return (i) => {
 		const o = options(i);
@@ -173,6 +202,20 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 			outputMode: o.outputMode ?? 'merge',
 			simulate,
 			simulateClass: o.simulateClass ?? 'simulated',
+			cacheKey: cacheMode(i) === 'key' ? keyText(cacheKey(i)) : undefined,
+			cacheNamespace: o.cacheNamespace || 'ai-call',
+			cacheTtlMs: (o.cacheTtlSeconds ?? 3600) * 1000,
+			forceRefresh: o.forceRefresh === true,
+			lastGoodRetentionMs: (o.lastGoodRetentionHours ?? 168) * 3_600_000,
 		};
 	};
+}
+
+function keyText(value: unknown): string {
+	if (value === undefined || value === null || value === '') {
+		throw new Error(
+			'"Cache Key" is empty for this item: the expression must give text or a number',
+		);
+	}
+	return typeof value === 'string' ? value : JSON.stringify(value);
 }

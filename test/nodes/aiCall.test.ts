@@ -352,7 +352,11 @@ describe('AI Call: parallelism, budget, drill', () => {
 	it('does not count the wait for a free slot against the time budget, nor as latency', async () => {
 		const items = Array.from({ length: 6 }, (_, i) => ({ text: `x${i} [[sim:latency=80]]` }));
 		const { out } = await ai(
-			{ timeoutPreset: 'custom', timeoutMs: 200, options: { maxConcurrency: 1, totalTimeoutMs: 250 } },
+			{
+				timeoutPreset: 'custom',
+				timeoutMs: 200,
+				options: { maxConcurrency: 1, totalTimeoutMs: 250 },
+			},
 			items,
 		);
 		expect(pairedIndexes(out)).toEqual([[0, 1, 2, 3, 4, 5], []]);

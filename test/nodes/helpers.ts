@@ -4,13 +4,15 @@ import { AiServiceApi } from '../../credentials/AiServiceApi.credentials';
 import { AiServiceFallbackApi } from '../../credentials/AiServiceFallbackApi.credentials';
 import { AiCall } from '../../nodes/AiCall/AiCall.node';
 import { CompletenessCheck } from '../../nodes/CompletenessCheck/CompletenessCheck.node';
+import { FallbackRouter } from '../../nodes/FallbackRouter/FallbackRouter.node';
 import { FreshnessCheck } from '../../nodes/FreshnessCheck/FreshnessCheck.node';
 import { createHarness, type HarnessRunOptions } from '../harness';
+import { Postgres, Redis } from '../harness/builtin-credentials';
 
 /** Every node and credential of the package, as n8n loads them from package.json. */
 export const harness = createHarness({
-	nodeTypes: [AiCall, FreshnessCheck, CompletenessCheck],
-	credentialTypes: [AiServiceApi, AiServiceFallbackApi],
+	nodeTypes: [AiCall, FreshnessCheck, CompletenessCheck, FallbackRouter],
+	credentialTypes: [AiServiceApi, AiServiceFallbackApi, Redis, Postgres],
 });
 
 /** Runs Start → one package node with the given parameters on the given items. */
