@@ -18,15 +18,9 @@ import {
 	type Field,
 } from '../../lib/idempotency';
 import { StoreError } from '../../lib/stores/common';
-import {
-	getStore,
-	postgresConfigFromCredentials,
-	redisConfigFromCredentials,
-	type ClaimOutcome,
-	type StateStore,
-	type StoreKind,
-} from '../../lib/stores';
+import { type ClaimOutcome, type StateStore } from '../../lib/stores';
 import { itemParameter } from '../shared/parameters';
+import { openStore, storeCredentials } from '../shared/store';
 import { properties } from './properties';
 
 type Operation = 'claim' | 'complete' | 'release';
@@ -81,20 +75,7 @@ export class IdempotencyGuard implements INodeType {
 		outputs: `={{ ["complete", "release"].includes($parameter["operation"]) ? ["${NodeConnectionTypes.Main}"] : ${JSON.stringify(
 			CLAIM_OUTPUTS.map((displayName) => ({ type: NodeConnectionTypes.Main, displayName })),
 		)} }}`,
-		credentials: [
-			{
-				// eslint-disable-next-line @n8n/community-nodes/no-credential-reuse, @n8n/community-nodes/valid-credential-references, n8n-nodes-base/node-class-description-credentials-name-unsuffixed -- n8n's built-in Redis credential on purpose (issue 4): users point the store at the Redis they already configured; n8n allows it (no restrictToSupportedNodes)
-				name: 'redis',
-				required: true,
-				displayOptions: { show: { store: ['redis'] } },
-			},
-			{
-				// eslint-disable-next-line @n8n/community-nodes/no-credential-reuse, @n8n/community-nodes/valid-credential-references -- n8n's built-in Postgres credential, as above
-				name: 'postgres',
-				required: true,
-				displayOptions: { show: { store: ['postgres'] } },
-			},
-		],
+		credentials: storeCredentials,
 		properties,
 	};
 
@@ -257,22 +238,6 @@ export class IdempotencyGuard implements INodeType {
 			});
 		}
 		return outputs;
-	}
-}
-
-/** The shared store for the node's settings (pooled across executions by the registry). */
-async function openStore(ctx: IExecuteFunctions): Promise<StateStore> {
-	const kind = ctx.getNodeParameter('store', 0) as StoreKind;
-	const credentials =
-		kind === 'redis' || kind === 'postgres' ? await ctx.getCredentials(kind) : undefined;
-	try {
-		if (kind === 'redis') return getStore(redisConfigFromCredentials(credentials!));
-		if (kind === 'postgres') return getStore(postgresConfigFromCredentials(credentials!));
-		if (kind === 'local')
-			return getStore({ kind, path: String(ctx.getNodeParameter('sqlitePath', 0, '') ?? '') });
-		return getStore({ kind: 'memory' });
-	} catch (error) {
-		throw new NodeOperationError(ctx.getNode(), `Store: ${(error as Error).message}`);
 	}
 }
 

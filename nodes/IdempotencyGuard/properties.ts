@@ -1,5 +1,7 @@
 import type { INodeProperties } from 'n8n-workflow';
 
+import { storeProperties } from '../shared/store';
+
 const claim = { show: { operation: ['claim'] } };
 const completeOrRelease = { show: { operation: ['complete', 'release'] } };
 
@@ -32,48 +34,7 @@ export const properties: INodeProperties[] = [
 		],
 		default: 'claim',
 	},
-	{
-		displayName: 'Store',
-		name: 'store',
-		type: 'options',
-		noDataExpression: true,
-		options: [
-			{
-				name: 'Local File (SQLite)',
-				value: 'local',
-				description:
-					'A file in the n8n user folder: shared by the n8n processes of one host, kept across restarts',
-			},
-			{
-				name: 'Memory (This Process Only)',
-				value: 'memory',
-				description: 'Lost on restart and not shared: for tests and single-process runs',
-			},
-			{
-				name: 'Postgres',
-				value: 'postgres',
-				description: 'A table in your Postgres database, for queue mode with workers on many hosts',
-			},
-			{
-				name: 'Redis',
-				value: 'redis',
-				description: 'Your Redis, for queue mode with workers on many hosts',
-			},
-		],
-		default: 'local',
-		description:
-			'Where claims are kept. Claim, Complete and Release of one flow must use the same store.',
-	},
-	{
-		displayName: 'SQLite File',
-		name: 'sqlitePath',
-		type: 'string',
-		default: '',
-		placeholder: '~/.n8n/ai-patterns.sqlite',
-		description:
-			'Path of the database file. Empty: ai-patterns.sqlite in the n8n user folder (.n8n). Use a local disk, not a network share.',
-		displayOptions: { show: { store: ['local'] } },
-	},
+	...storeProperties('claims', 'Claim, Complete and Release of one flow must use the same store.'),
 
 	// Claim
 	{

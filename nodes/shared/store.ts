@@ -14,10 +14,7 @@ import {
 } from '../../lib/stores';
 
 /** The "Store" parameters every stateful node shows; `what` says what the store keeps. */
-export function storeProperties(
-	what: string,
-	displayOptions?: INodeProperties['displayOptions'],
-): INodeProperties[] {
+export function storeProperties(what: string, note = ''): INodeProperties[] {
 	return [
 		{
 			displayName: 'Store',
@@ -49,8 +46,7 @@ export function storeProperties(
 				},
 			],
 			default: 'local',
-			description: `Where ${what} is kept`,
-			displayOptions,
+			description: `Where ${what} live.${note ? ` ${note}` : ''}`,
 		},
 		{
 			displayName: 'SQLite File',
@@ -60,7 +56,7 @@ export function storeProperties(
 			placeholder: '~/.n8n/ai-patterns.sqlite',
 			description:
 				'Path of the database file. Empty: ai-patterns.sqlite in the n8n user folder (.n8n). Use a local disk, not a network share.',
-			displayOptions: { ...displayOptions, show: { ...displayOptions?.show, store: ['local'] } },
+			displayOptions: { show: { store: ['local'] } },
 		},
 	];
 }
