@@ -10,15 +10,12 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IDataObject, INode } from 'n8n-workflow';
+import type { IDataObject } from 'n8n-workflow';
 
-import { AiServiceApi } from '../credentials/AiServiceApi.credentials';
-import { AiCall } from '../nodes/AiCall/AiCall.node';
-import { createHarness } from '../test/harness';
+import { runNode } from '../test/nodes/helpers';
 
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 1000);
 const LATENCY = 100;
-const harness = createHarness({ nodeTypes: [AiCall], credentialTypes: [AiServiceApi] });
 
 /** The simulator in its own process, as a real service would be: it must not share our event loop. */
 interface RemoteSim {
@@ -58,36 +55,21 @@ function startRemoteSimulator(args: string[] = []): Promise<RemoteSim> {
 	});
 }
 
+/** The AI Call node in n8n's engine against the simulator, with `maxConcurrency` calls in flight. */
 function run(sim: { baseUrl: string }, items: IDataObject[], maxConcurrency: number) {
-	const nodes: INode[] = [
+	return runNode(
+		'aiCall',
 		{
-			id: 's',
-			name: 'Start',
-			type: 'harness.start',
-			typeVersion: 1,
-			position: [0, 0],
-			parameters: {},
+			model: { mode: 'id', value: 'sim-standard' },
+			userPrompt: '={{ $json.text }}',
+			timeoutPreset: 'batch',
+			options: { maxConcurrency, maxRetries: 0 },
 		},
+		items,
 		{
-			id: 'n',
 			name: 'AI Call',
-			type: 'n8n-nodes-ai-patterns.aiCall',
-			typeVersion: 1,
-			position: [200, 0],
-			parameters: {
-				model: { mode: 'id', value: 'sim-standard' },
-				userPrompt: '={{ $json.text }}',
-				timeoutPreset: 'batch',
-				options: { maxConcurrency, maxRetries: 0 },
-			},
-			credentials: { aiServiceApi: { id: 'c', name: 'sim' } },
-		},
-	];
-	return harness.run(
-		{ nodes, connections: { Start: { main: [[{ node: 'AI Call', type: 'main', index: 0 }]] } } },
-		{
-			startItems: items.map((json) => ({ json })),
 			credentials: { c: { provider: 'openai', baseUrl: sim.baseUrl, apiKey: 'sim-key' } },
+			nodeCredentials: { aiServiceApi: { id: 'c', name: 'sim' } },
 		},
 	);
 }

@@ -8,9 +8,7 @@ import type { IDataObject, INode } from 'n8n-workflow';
 
 import { compileRules, evaluate, type RuleInput } from '../lib/completeness';
 import { judge, parseTimestamp, resolveSettings } from '../lib/freshness';
-import { CompletenessCheck } from '../nodes/CompletenessCheck/CompletenessCheck.node';
-import { FreshnessCheck } from '../nodes/FreshnessCheck/FreshnessCheck.node';
-import { createHarness } from '../test/harness';
+import { runNode } from '../test/nodes/helpers';
 
 const N = Number(process.env.BENCH_ITEMS ?? 100_000);
 const NOW = Date.parse('2024-05-10T12:00:00Z');
@@ -60,31 +58,8 @@ async function timeAsync<T>(fn: () => Promise<T>): Promise<{ ms: number; result:
 	return { ms: Number(process.hrtime.bigint() - t0) / 1e6, result };
 }
 
-const harness = createHarness({ nodeTypes: [FreshnessCheck, CompletenessCheck] });
-function viaEngine(type: string, parameters: INode['parameters']) {
-	const nodes: INode[] = [
-		{
-			id: 's',
-			name: 'Start',
-			type: 'harness.start',
-			typeVersion: 1,
-			position: [0, 0],
-			parameters: {},
-		},
-		{
-			id: 'n',
-			name: 'Node',
-			type: `n8n-nodes-ai-patterns.${type}`,
-			typeVersion: 1,
-			position: [200, 0],
-			parameters,
-		},
-	];
-	return harness.run(
-		{ nodes, connections: { Start: { main: [[{ node: 'Node', type: 'main', index: 0 }]] } } },
-		{ startItems: items.map((json) => ({ json })) },
-	);
-}
+const viaEngine = (type: string, parameters: INode['parameters']) =>
+	runNode(type, parameters, items);
 
 async function main() {
 	const rows: Array<[string, number, string]> = [];
