@@ -105,24 +105,32 @@ describe('AI Call: response cache', () => {
 		expect(sim.counters().requests).toBe(2);
 	});
 
-	it('a cache entry written by this process is read by another process on the same SQLite file', async () => {
+	it('a cache hit is seen across two OS processes sharing one SQLite file', async () => {
 		const sqlitePath = freshSqlite();
-		const { out } = await ai({ responseCache: 'exact', store: 'local', sqlitePath }, [
-			{ text: 'Shared answer' },
-		]);
-		expect(out[0]).toHaveLength(1);
-		const { out: failed } = await ai({ responseCache: 'exact', store: 'local', sqlitePath }, [
-			{ text: 'x [[sim:status=400]]' },
-		]);
-		expect(errorOf(failed[1][0]).cache).toEqual({
-			namespace: 'ai-call',
-			key: expect.stringMatching(/^[0-9a-f]{64}$/),
+		const params = {
+			responseCache: 'key',
+			cacheKey: '={{ $json.doc }}',
+			store: 'local',
+			sqlitePath,
+		};
+		const config = { kind: 'local', path: sqlitePath };
+		// this process answers and caches; the other process reads the entry
+		const { out } = await ai(params, [{ doc: 'd-1', text: 'Shared answer' }]);
+		expect(worker({ config, action: 'get', namespace: 'ai-call', key: 'd-1' })).toMatchObject({
+			text: resultOf(out[0][0]).text,
 		});
-		// find the key of the first request: the same prompt hashes alike in any process
-		const hit = await ai({ responseCache: 'exact', store: 'local', sqlitePath }, [
-			{ text: 'Shared answer' },
-		]);
-		expect(resultOf(hit.out[0][0]).cached).toBe(true);
+		// the other process caches an answer; this process serves it without a call
+		worker({
+			config,
+			action: 'set',
+			namespace: 'ai-call',
+			key: 'd-2',
+			value: { text: 'from the other worker', model: 'sim-standard', storedAt: Date.now() },
+		});
+		sim.reset();
+		const hit = await ai(params, [{ doc: 'd-2', text: 'anything' }]);
+		expect(resultOf(hit.out[0][0])).toMatchObject({ cached: true, text: 'from the other worker' });
+		expect(sim.counters().requests).toBe(0);
 	});
 
 	it('keeps the last good answer for the Fallback Router, and tells failed items where it is', async () => {

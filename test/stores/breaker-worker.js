@@ -24,11 +24,13 @@ const options = {
 		result = await breaker.state();
 	} else if (job.action === 'allow') {
 		result = await new CircuitBreaker(store, job.name, options).allow();
+	} else if (job.action === 'set') {
+		result = await store.set(job.namespace, job.key, job.value, 3_600_000);
 	} else if (job.action === 'get') {
 		result = (await store.get(job.namespace, job.key)) ?? null;
 	}
 	await store.close();
-	process.stdout.write(JSON.stringify(result));
+	process.stdout.write(JSON.stringify(result ?? null));
 })().catch((error) => {
 	process.stderr.write(error.message);
 	process.exit(1);
