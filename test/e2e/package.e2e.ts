@@ -97,4 +97,25 @@ describe('the package in real n8n', () => {
 		});
 		expect(result).toEqual({ status: 'Error', message: 'ECONNREFUSED' });
 	});
+
+	it("lists the provider's models in the AI Call's model picker (n8n's resource locator)", async () => {
+		const { id } = await api.createCredential('models', 'aiServiceApi', {
+			provider: 'openai',
+			baseUrl: sim.baseUrl,
+			apiKey: 'sk-e2e-key-0042',
+		});
+		const result = await api.rest<{ results: Array<{ name: string; value: string }> }>(
+			'POST',
+			'/dynamic-node-parameters/resource-locator-results',
+			{
+				path: 'parameters.model',
+				nodeTypeAndVersion: { name: `${pkg.name}.aiCall`, version: 1 },
+				methodName: 'searchModels',
+				filter: 'sim-',
+				currentNodeParameters: { model: { mode: 'list', value: '' } },
+				credentials: { aiServiceApi: { id, name: 'models' } },
+			},
+		);
+		expect(result.results.map((r) => r.value)).toEqual(['sim-large', 'sim-small', 'sim-standard']);
+	});
 });
