@@ -101,6 +101,27 @@ export function decideClaim(
 	return row.status === 'completed' ? 'completed' : 'in_progress';
 }
 
+/**
+ * The complete rule, for memory and SQLite (Redis and Postgres state it in Lua and SQL): the row to
+ * write, keeping the claim's token and first-seen time, or undefined when another claim holds the key.
+ */
+export function decideComplete(
+	row: ClaimRow | undefined,
+	now: number,
+	options: { token?: string; retentionMs: number },
+	value: string | null,
+): ClaimRow | undefined {
+	if (row && options.token && row.token !== options.token) return undefined;
+	return {
+		status: 'completed',
+		fingerprint: row?.fingerprint ?? null,
+		token: row?.token ?? options.token ?? newToken(),
+		value,
+		createdAt: row?.createdAt ?? now,
+		expiresAt: now + options.retentionMs,
+	};
+}
+
 /** Background purges of expired rows run at most this often (and again at once while they find a full batch). */
 export const PURGE_INTERVAL_MS = 60_000;
 export const PURGE_BATCH = 1000;

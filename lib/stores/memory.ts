@@ -3,6 +3,7 @@ import {
 	checkDuration,
 	checkName,
 	decideClaim,
+	decideComplete,
 	newToken,
 	fromJson,
 	toJson,
@@ -59,16 +60,9 @@ export class MemoryStore implements StateStore {
 		checkDuration('retention', options.retentionMs);
 		const value = toJson(options.result);
 		const now = this.now();
-		const row = this.live(this.claims, id, now);
-		if (row && options.token && row.token !== options.token) return false;
-		this.write(this.claims, id, {
-			status: 'completed',
-			fingerprint: row?.fingerprint ?? null,
-			token: row?.token ?? options.token ?? newToken(),
-			value,
-			createdAt: row?.createdAt ?? now,
-			expiresAt: now + options.retentionMs,
-		});
+		const next = decideComplete(this.live(this.claims, id, now), now, options, value);
+		if (!next) return false;
+		this.write(this.claims, id, next);
 		return true;
 	}
 

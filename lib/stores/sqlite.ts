@@ -16,6 +16,7 @@ import {
 	checkDuration,
 	checkName,
 	decideClaim,
+	decideComplete,
 	fromJson,
 	newToken,
 	toJson,
@@ -113,16 +114,14 @@ export class SqliteStore implements StateStore {
 		const value = toJson(options.result);
 		return this.run('complete', (s) => {
 			const now = this.now();
-			const row = live(claimRow(this.select(s, 'c', namespace, key)), now);
-			if (row && options.token && row.token !== options.token) return false;
-			this.upsertClaim(s, namespace, key, {
-				status: 'completed',
-				fingerprint: row?.fingerprint ?? null,
-				token: row?.token ?? options.token ?? newToken(),
+			const next = decideComplete(
+				live(claimRow(this.select(s, 'c', namespace, key)), now),
+				now,
+				options,
 				value,
-				createdAt: row?.createdAt ?? now,
-				expiresAt: now + options.retentionMs,
-			});
+			);
+			if (!next) return false;
+			this.upsertClaim(s, namespace, key, next);
 			return true;
 		});
 	}
