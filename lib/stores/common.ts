@@ -101,6 +101,21 @@ export function decideClaim(
 	return row.status === 'completed' ? 'completed' : 'in_progress';
 }
 
+/** The in-progress row a successful claim writes: a new token, first seen now, held for the lease. */
+export function newClaimRow(
+	now: number,
+	options: { fingerprint?: string; leaseMs: number },
+): ClaimRow {
+	return {
+		status: 'in_progress',
+		fingerprint: options.fingerprint || null,
+		token: newToken(),
+		value: null,
+		createdAt: now,
+		expiresAt: now + options.leaseMs,
+	};
+}
+
 /**
  * The complete rule, for memory and SQLite (Redis and Postgres state it in Lua and SQL): the row to
  * write, keeping the claim's token and first-seen time, or undefined when another claim holds the key.

@@ -4,7 +4,7 @@ import {
 	checkName,
 	decideClaim,
 	decideComplete,
-	newToken,
+	newClaimRow,
 	fromJson,
 	toJson,
 	toRecord,
@@ -39,14 +39,7 @@ export class MemoryStore implements StateStore {
 		const row = this.claims.get(id);
 		const outcome = decideClaim(row, now, options.fingerprint);
 		if (outcome !== 'claimed') return { outcome, record: toRecord(key, row!) };
-		const fresh: ClaimRow = {
-			status: 'in_progress',
-			fingerprint: options.fingerprint || null,
-			token: newToken(),
-			value: null,
-			createdAt: now,
-			expiresAt: now + options.leaseMs,
-		};
+		const fresh = newClaimRow(now, options);
 		this.write(this.claims, id, fresh);
 		return { outcome, record: toRecord(key, fresh) };
 	}

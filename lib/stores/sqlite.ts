@@ -17,8 +17,8 @@ import {
 	checkName,
 	decideClaim,
 	decideComplete,
+	newClaimRow,
 	fromJson,
-	newToken,
 	toJson,
 	toRecord,
 	type ClaimRow,
@@ -91,14 +91,7 @@ export class SqliteStore implements StateStore {
 			const row = claimRow(this.select(s, 'c', namespace, key));
 			const outcome = decideClaim(row, now, options.fingerprint);
 			if (outcome !== 'claimed') return { outcome, record: toRecord(key, row!) };
-			const fresh: ClaimRow = {
-				status: 'in_progress',
-				fingerprint: options.fingerprint || null,
-				token: newToken(),
-				value: null,
-				createdAt: now,
-				expiresAt: now + options.leaseMs,
-			};
+			const fresh = newClaimRow(now, options);
 			this.upsertClaim(s, namespace, key, fresh);
 			return { outcome, record: toRecord(key, fresh) };
 		});
