@@ -51,3 +51,20 @@ export class N8nApi {
 		options?: { activate?: boolean },
 	): Promise<{ id: string }>;
 }
+export const SAMPLE_SIM_URL: string;
+export interface ImportedSample {
+	file: string;
+	name: string;
+	id?: string;
+	active: boolean;
+	error?: string;
+}
+export function importSamples(
+	api: N8nApi,
+	options?: {
+		credentials?: Record<string, { id: string; name: string }>;
+		simUrl?: string;
+		only?: string[];
+		activate?: (file: string) => boolean;
+	},
+): Promise<ImportedSample[]>;

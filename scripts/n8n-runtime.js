@@ -8,6 +8,7 @@ const {
 	createWriteStream,
 	existsSync,
 	mkdirSync,
+	readdirSync,
 	readFileSync,
 	rmSync,
 	symlinkSync,
@@ -344,7 +345,49 @@ class N8nApi {
 	}
 }
 
+/** Where the sample workflows expect the simulator (scripts/workflows/builder.js). */
+const SAMPLE_SIM_URL = 'http://127.0.0.1:8787';
+
+/**
+ * Imports workflows/*.json (all, or the files named in `only`): credentials the samples name are
+ * pointed at the given ones ({ aiServiceApi: {id, name}, rabbitmq: … }), the simulator URL at
+ * `simUrl`. A workflow is activated when `activate(file)` says so (default: all).
+ * Returns [{ file, id, name, active, error? }]; an import or activation error is reported, not thrown.
+ */
+async function importSamples(api, { credentials = {}, simUrl, only, activate = () => true } = {}) {
+	const dir = join(REPO_ROOT, 'workflows');
+	const files = readdirSync(dir)
+		.filter((f) => f.endsWith('.json') && (!only || only.includes(f.replace(/\.json$/, ''))))
+		.sort();
+	const results = [];
+	for (const file of files) {
+		let text = readFileSync(join(dir, file), 'utf8');
+		if (simUrl) text = text.split(SAMPLE_SIM_URL).join(simUrl);
+		const workflow = JSON.parse(text);
+		for (const node of workflow.nodes) {
+			for (const type of Object.keys(node.credentials ?? {})) {
+				if (credentials[type]) node.credentials[type] = credentials[type];
+			}
+		}
+		const result = { file, name: workflow.name, active: false };
+		try {
+			const created = await api.importWorkflow(workflow, { activate: false });
+			result.id = created.id;
+			if (activate(file)) {
+				await api.public('POST', `/workflows/${created.id}/activate`);
+				result.active = true;
+			}
+		} catch (error) {
+			result.error = error.message;
+		}
+		results.push(result);
+	}
+	return results;
+}
+
 module.exports = {
+	importSamples,
+	SAMPLE_SIM_URL,
 	N8N_VERSION,
 	NODE_VERSION,
 	PACKAGE_NAME,

@@ -28,6 +28,7 @@ const USAGE = `Usage: ai-sim [--port 8787] [--host 127.0.0.1] [--api-key KEY ...
               [--${FLAG_PARTS.join('] [--')}]
 Routes: GET /v1/models, POST /v1/chat/completions (OpenAI), POST /v1/messages (Anthropic),
         GET /_sim/counters, POST /_sim/reset, PUT /_sim/fault {"fault": "..."}
+        GET|PUT /_sim/index-status, POST|GET /_sim/inbox/NAME (stand-ins for the sample workflows)
 Per request: header x-sim-fault: SPEC, header x-sim-key: NAME, or [[sim: SPEC]] in the prompt.
 `;
 

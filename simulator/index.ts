@@ -4,6 +4,7 @@ export {
 	type Simulator,
 	type SimulatorCounters,
 	type SimulatorOptions,
+	type InboxEntry,
 } from './server';
 export { parseFaultSpec, FaultSpecError, type FaultSpec, type FaultKind } from './faults';
 export { classify, countTokens, countInputTokens, contextWindow, SIM_MODELS } from './answers';

@@ -82,7 +82,19 @@ export interface Simulator {
 	idle(timeoutMs?: number): Promise<void>;
 	/** Replaces the default fault (undefined: none). Throws on a bad spec. */
 	setFault(spec: string | undefined): void;
+	/** What was POSTed to /_sim/inbox/<name> (callbacks, alerts), oldest first; all names without one. */
+	inbox(name?: string): InboxEntry[];
+	/** The time GET /_sim/index-status reports as the search index's last update. */
+	setIndexUpdatedAt(at: Date): void;
 	close(): Promise<void>;
+}
+
+/** A request the sample workflows sent to the simulator's inbox (a stand-in for a callback or alert receiver). */
+export interface InboxEntry {
+	name: string;
+	at: string;
+	contentType?: string;
+	body: unknown;
 }
 
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -155,6 +167,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		? parseFaultSpec(options.fault)
 		: undefined;
 	let counters = emptyCounters();
+	let inbox: InboxEntry[] = [];
+	let indexUpdatedAt = new Date();
 	const sockets = new Set<Socket>();
 
 	const server = createServer((req, res) => {
@@ -427,8 +441,50 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 						sendJson(res, 400, { error: { message: (error as Error).message } });
 					}
 				});
-			default:
+			// Stand-ins the sample workflows use: a search index's status endpoint and a receiver of
+			// callbacks and alerts, so the demo and the tests need nothing else running.
+			case 'GET /_sim/index-status':
+				return sendJson(res, 200, {
+					index: 'documents',
+					lastUpdatedAt: indexUpdatedAt.toISOString(),
+				});
+			case 'PUT /_sim/index-status':
+				return readBody(req).then((raw) => {
+					const { lastUpdatedAt } = JSON.parse(raw || '{}') as { lastUpdatedAt?: string };
+					const at = new Date(lastUpdatedAt ?? Date.now());
+					if (Number.isNaN(at.getTime()))
+						return sendJson(res, 400, { error: { message: 'lastUpdatedAt is not a date' } });
+					indexUpdatedAt = at;
+					sendJson(res, 200, { lastUpdatedAt: at.toISOString() });
+				});
+			case 'GET /_sim/inbox':
+				return sendJson(res, 200, inbox);
+			default: {
+				const name = /^\/_sim\/inbox\/([\w.-]+)$/.exec(route.slice(route.indexOf(' ') + 1))?.[1];
+				if (name && req.method === 'GET')
+					return sendJson(
+						res,
+						200,
+						inbox.filter((e) => e.name === name),
+					);
+				if (name && req.method === 'POST')
+					return readBody(req).then((raw) => {
+						let body: unknown = raw;
+						try {
+							body = JSON.parse(raw);
+						} catch {
+							// kept as text
+						}
+						inbox.push({
+							name,
+							at: new Date().toISOString(),
+							contentType: header(req, 'content-type'),
+							body,
+						});
+						sendJson(res, 200, { received: true });
+					});
 				return sendJson(res, 404, { error: { message: `Unknown control route ${route}` } });
+			}
 		}
 	}
 
@@ -436,6 +492,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		const inFlight = counters.inFlight;
 		counters = emptyCounters();
 		counters.inFlight = inFlight;
+		inbox = [];
 		planner.reset();
 	}
 
@@ -463,6 +520,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		},
 		setFault: (spec) => {
 			defaultFault = spec ? parseFaultSpec(spec) : undefined;
+		},
+		inbox: (name) => structuredClone(name ? inbox.filter((e) => e.name === name) : inbox),
+		setIndexUpdatedAt: (at) => {
+			indexUpdatedAt = at;
 		},
 		close: () =>
 			new Promise<void>((resolve) => {

@@ -508,6 +508,40 @@ describe('fault injection and counters', () => {
 		expect(sim.counters().requests).toBe(0);
 	});
 
+	it('records what is posted to its inbox, per name, until a reset', async () => {
+		const post = (name: string, body: string, type = 'application/json') =>
+			fetch(`${sim.url}/_sim/inbox/${name}`, {
+				method: 'POST',
+				headers: { 'content-type': type },
+				body,
+			});
+		expect((await post('callbacks', '{"jobId":"j-1"}')).status).toBe(200);
+		await post('alerts', 'index stale', 'text/plain');
+		expect(sim.inbox('callbacks')).toEqual([
+			expect.objectContaining({ name: 'callbacks', body: { jobId: 'j-1' } }),
+		]);
+		const all = await json(fetch(`${sim.url}/_sim/inbox`));
+		expect(all.map((e: { body: unknown }) => e.body)).toEqual([{ jobId: 'j-1' }, 'index stale']);
+		sim.reset();
+		expect(sim.inbox()).toEqual([]);
+	});
+
+	it("reports and takes the time of the stand-in search index's last update", async () => {
+		await fetch(`${sim.url}/_sim/index-status`, {
+			method: 'PUT',
+			body: JSON.stringify({ lastUpdatedAt: '2026-01-02T03:04:05Z' }),
+		});
+		expect(await json(fetch(`${sim.url}/_sim/index-status`))).toEqual({
+			index: 'documents',
+			lastUpdatedAt: '2026-01-02T03:04:05.000Z',
+		});
+		const bad = await fetch(`${sim.url}/_sim/index-status`, {
+			method: 'PUT',
+			body: JSON.stringify({ lastUpdatedAt: 'yesterday-ish' }),
+		});
+		expect(bad.status).toBe(400);
+	});
+
 	it('closing the simulator ends hanging requests', async () => {
 		const local = await startSimulator();
 		const pending = outcome(

@@ -1,0 +1,45 @@
+'use strict';
+// `npm run workflows`: writes workflows/<name>.json from scripts/workflows/<name>.js.
+// `--check` exits 1 when a committed file differs (the unit tests run the same comparison).
+const { readdirSync, readFileSync, writeFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+const SOURCES = join(__dirname, 'workflows');
+const TARGET = join(__dirname, '..', 'workflows');
+
+function buildAll() {
+	return readdirSync(SOURCES)
+		.filter((f) => f.endsWith('.js') && f !== 'builder.js')
+		.sort()
+		.map((f) => {
+			const workflow = require(join(SOURCES, f));
+			return { file: `${workflow.file}.json`, text: `${JSON.stringify(workflow, null, '\t')}\n` };
+		});
+}
+
+if (require.main === module) {
+	const check = process.argv.includes('--check');
+	let stale = 0;
+	for (const { file, text } of buildAll()) {
+		const path = join(TARGET, file);
+		let current = '';
+		try {
+			current = readFileSync(path, 'utf8');
+		} catch {
+			// new file
+		}
+		if (current === text) continue;
+		if (check) {
+			stale++;
+			process.stderr.write(
+				`workflows/${file} differs from scripts/workflows (run npm run workflows)\n`,
+			);
+		} else {
+			writeFileSync(path, text);
+			process.stdout.write(`wrote workflows/${file}\n`);
+		}
+	}
+	process.exit(stale ? 1 : 0);
+}
+
+module.exports = { buildAll, SOURCES, TARGET };

@@ -1,0 +1,111 @@
+'use strict';
+const { T, SIM, Workflow, webhook, respond, assignments } = require('./builder');
+
+const w = new Workflow('freshness-monitor', 'AI patterns: freshness monitor');
+const F = w.file;
+
+w.note(
+	'About',
+	`## Freshness monitor
+An AI that answers from a search index answers from **stale data** when the indexer silently stops. This checks every 15 minutes when the index last updated and alerts when it is older than 1 hour (warn) or 6 hours (stale).
+
+**GET /webhook/ai/freshness** runs the check now and answers with its result.
+
+By default it reads the simulator's stand-in index (\`${SIM}/_sim/index-status\`) and alerts to its inbox (\`${SIM}/_sim/inbox/alerts\`).`,
+	[-1, -1.8],
+	[4.2, 1.8],
+	5,
+);
+w.note(
+	'Adopt',
+	`### To adopt
+1. In **Settings**, set \`statusUrl\` to your index's status endpoint (or replace **Read index status** with a Postgres node: \`SELECT max(updated_at) AS "lastUpdatedAt" FROM documents\`).
+2. Set \`alertUrl\` to your alert webhook (Slack, Teams, PagerDuty) or replace **Send alert**.
+3. Set the thresholds in **Is the index fresh?** to your indexer's schedule.`,
+	[3.4, -1.8],
+	[3.8, 1.8],
+);
+
+w.node(
+	'Every 15 minutes',
+	T.schedule,
+	{ rule: { interval: [{ field: 'minutes', minutesInterval: 15 }] } },
+	[0, 0],
+);
+const hook = webhook('GET', 'ai/freshness');
+w.node('GET /ai/freshness', T.webhook, hook.params, [0, 0.7], hook.extra);
+w.node(
+	'Settings',
+	T.set,
+	assignments(
+		F,
+		'Settings',
+		{
+			statusUrl: ['string', `${SIM}/_sim/index-status`],
+			alertUrl: ['string', `${SIM}/_sim/inbox/alerts`],
+		},
+		false,
+	),
+	[1, 0.35],
+);
+w.node(
+	'Read index status',
+	T.httpRequest,
+	{ url: '={{ $json.statusUrl }}', options: { timeout: 10000 } },
+	[2, 0.35],
+);
+w.node(
+	'Is the index fresh?',
+	T.freshnessCheck,
+	{
+		field: 'lastUpdatedAt',
+		thresholds: {
+			warnAfter: { count: 1, period: 'hour' },
+			errorAfter: { count: 6, period: 'hour' },
+		},
+	},
+	[3, 0.35],
+);
+w.node(
+	'Send alert',
+	T.httpRequest,
+	{
+		method: 'POST',
+		url: '={{ $("Settings").first().json.alertUrl }}',
+		sendBody: true,
+		specifyBody: 'json',
+		jsonBody:
+			'={{ JSON.stringify({ text: `Index ${$json.index} is ${$json.freshness.status}: last updated ${$json.freshness.age} ago (${$json.freshness.timestamp})`, index: $json.index, status: $json.freshness.status, age: $json.freshness.age, lastUpdatedAt: $json.freshness.timestamp }) }}',
+		options: { timeout: 10000 },
+	},
+	[4, 0.7],
+);
+w.node(
+	'Respond (fresh)',
+	T.respond,
+	respond(
+		200,
+		'={{ { index: $json.index, status: $json.freshness.status, age: $json.freshness.age, alerted: false } }}',
+	),
+	[4, 0],
+);
+w.node(
+	'Respond (alerted)',
+	T.respond,
+	respond(
+		200,
+		'={{ { index: $("Is the index fresh?").item.json.index, status: $("Is the index fresh?").item.json.freshness.status, age: $("Is the index fresh?").item.json.freshness.age, alerted: true } }}',
+	),
+	[5, 0.7],
+);
+
+w.connect('Every 15 minutes', 'Settings');
+w.connect('GET /ai/freshness', 'Settings');
+w.connect('Settings', 'Read index status');
+w.connect('Read index status', 'Is the index fresh?');
+w.connect('Is the index fresh?', 'Respond (fresh)', 0);
+w.connect('Is the index fresh?', 'Send alert', 1);
+w.connect('Is the index fresh?', 'Send alert', 2);
+w.connect('Send alert', 'Respond (alerted)');
+
+module.exports = w;

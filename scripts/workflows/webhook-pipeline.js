@@ -1,0 +1,276 @@
+'use strict';
+const {
+	T,
+	AI_CREDENTIAL,
+	Workflow,
+	uuid,
+	webhook,
+	respond,
+	assignments,
+	condition,
+} = require('./builder');
+
+const w = new Workflow('webhook-pipeline', 'AI patterns: webhook-triggered pipeline');
+const F = w.file;
+
+w.note(
+	'About',
+	`## Webhook-triggered pipeline
+A system sends documents and retries when it does not hear back, so **the same delivery can arrive twice** (or twenty times at once).
+
+**POST /webhook/ai/documents** with header \`Idempotency-Key\` and \`{"documentId", "title", "text"}\`
+- **200** classified and enriched; the same key again gets **the same body** (header \`Idempotent-Replayed: true\`), without calling the AI again
+- **409** another delivery with this key is still running after 20 s
+- **422** the key was used for a different document
+- **400** no \`Idempotency-Key\` header
+- **202** the document misses sections or is unreadable: a person reviews it
+- **503** + \`Retry-After\` the AI failed; the key is released so the retry runs`,
+	[-1, -2],
+	[4.4, 2.2],
+	5,
+);
+w.note(
+	'Adopt',
+	`### To adopt
+1. Pick your **AI Service** credential and models in **Classify** and **Enrich**.
+2. Set the sections your documents must have in **Check sections**.
+3. Replace the three **File under …** nodes with your systems (finance, legal, a default inbox).
+4. In n8n queue mode with workers on many hosts, set **Store** to Redis or Postgres in **all three** Idempotency Guard nodes (Claim, Complete, Release).
+5. Concurrent duplicates wait up to 20 s (**Wait 1 s** + **Still running?**) for the first delivery's result; set that to how long the pipeline takes.`,
+	[3.6, -2],
+	[4.2, 2.2],
+);
+
+const hook = webhook('POST', 'ai/documents');
+w.node('POST /ai/documents', T.webhook, hook.params, [0, 1], hook.extra);
+w.node(
+	'Has Idempotency-Key?',
+	T.if,
+	condition(F, 'Has Idempotency-Key?', '={{ $json.headers["idempotency-key"] }}', 'notEmpty'),
+	[1, 1],
+);
+w.node(
+	'Respond 400 (no key)',
+	T.respond,
+	respond(
+		400,
+		'={{ { error: "missing_idempotency_key", message: "Send an Idempotency-Key header, the same on every retry of one document." } }}',
+	),
+	[2, 2.4],
+);
+w.node(
+	'Claim key',
+	T.idempotencyGuard,
+	{
+		operation: 'claim',
+		namespace: 'documents',
+		fingerprintFrom: 'payload',
+		leaseSeconds: 120,
+	},
+	[2, 1],
+);
+w.node(
+	'Extract document',
+	T.set,
+	assignments(F, 'Extract document', {
+		documentId: ['string', '={{ $json.body.documentId }}'],
+		title: ['string', '={{ $json.body.title }}'],
+		text: ['string', '={{ $json.body.text }}'],
+	}),
+	[3, 0],
+);
+w.node(
+	'Check sections',
+	T.completenessCheck,
+	{
+		rules: {
+			rule: [
+				{ path: 'documentId', check: 'notEmpty' },
+				{
+					path: 'text',
+					check: 'sections',
+					sectionsIn: 'headings',
+					sections: 'Summary, Parties, Terms',
+					name: 'expected sections',
+				},
+				{ path: 'text', check: 'textQuality', minChars: 80, maxBadPercent: 5 },
+			],
+		},
+	},
+	[4, 0],
+);
+w.node(
+	'Classify (AI Call)',
+	T.aiCall,
+	{
+		model: { __rl: true, mode: 'id', value: 'sim-standard' },
+		systemPrompt:
+			'Classify the document as invoice, contract, complaint, support or other. Answer JSON.',
+		userPrompt: '={{ $json.title }}\n\n{{ $json.text }}',
+		responseFormat: 'jsonSchema',
+		jsonSchema:
+			'{\n  "type": "object",\n  "properties": {\n    "category": { "type": "string", "enum": ["invoice", "contract", "complaint", "support", "other"] },\n    "confidence": { "type": "number" }\n  },\n  "required": ["category", "confidence"]\n}',
+		timeoutPreset: 'interactive',
+		options: { maxRetries: 1, baseDelayMs: 250, outputField: 'classification' },
+	},
+	[5, 0],
+	{ credentials: AI_CREDENTIAL },
+);
+w.node(
+	'Enrich (AI Call)',
+	T.aiCall,
+	{
+		model: { __rl: true, mode: 'id', value: 'sim-large' },
+		systemPrompt: 'Summarize the document in one sentence and give its sentiment. Answer JSON.',
+		userPrompt: '={{ $json.text }}',
+		responseFormat: 'jsonSchema',
+		jsonSchema:
+			'{\n  "type": "object",\n  "properties": {\n    "summary": { "type": "string" },\n    "sentiment": { "type": "string", "enum": ["positive", "negative", "neutral"] }\n  },\n  "required": ["summary", "sentiment"]\n}',
+		timeoutPreset: 'interactive',
+		options: { maxRetries: 1, baseDelayMs: 250, outputField: 'enrichment' },
+	},
+	[6, 0],
+	{ credentials: AI_CREDENTIAL },
+);
+const route = (key, category) => ({
+	outputKey: key,
+	renameOutput: true,
+	conditions: {
+		options: { caseSensitive: true, leftValue: '', typeValidation: 'strict', version: 2 },
+		conditions: [
+			{
+				id: `${key}-rule`,
+				leftValue: '={{ $json.classification.json.category }}',
+				rightValue: category,
+				operator: { type: 'string', operation: 'equals' },
+			},
+		],
+		combinator: 'and',
+	},
+});
+w.node(
+	'Route by class',
+	T.switch,
+	{
+		rules: { values: [route('Finance', 'invoice'), route('Legal', 'contract')] },
+		options: { fallbackOutput: 'extra', renameFallbackOutput: 'Other' },
+	},
+	[7, 0],
+);
+for (const [i, team] of ['finance', 'legal', 'general'].entries()) {
+	w.node(
+		`File under ${team}`,
+		T.set,
+		assignments(F, `File under ${team}`, { filedUnder: ['string', team] }),
+		[8, -0.6 + i * 0.6],
+	);
+}
+w.node(
+	'Build response',
+	T.set,
+	assignments(F, 'Build response', {
+		response: [
+			'object',
+			'={{ { documentId: $json.documentId, category: $json.classification.json.category, confidence: $json.classification.json.confidence, summary: $json.enrichment.json.summary, sentiment: $json.enrichment.json.sentiment, filedUnder: $json.filedUnder, processedAt: $now.toUTC().toISO() } }}',
+		],
+	}),
+	[9, 0],
+);
+w.node(
+	'Complete key',
+	T.idempotencyGuard,
+	{ operation: 'complete', resultFrom: 'expression', result: '={{ $json.response }}' },
+	[10, 0],
+);
+w.node('Respond 200', T.respond, respond(200, '={{ $json.response }}'), [11, 0]);
+
+// Incomplete documents: release the key (a corrected document may come with the same key).
+w.node('Release key (incomplete)', T.idempotencyGuard, { operation: 'release' }, [5, 0.9]);
+w.node('Human review', T.noOp, {}, [6, 0.9]);
+w.node(
+	'Respond 202 (review)',
+	T.respond,
+	respond(
+		202,
+		'={{ { status: "needs_review", documentId: $json.documentId, problems: $json.completeness.failed } }}',
+	),
+	[7, 0.9],
+);
+// AI failures: release the key so the sender's retry runs the pipeline again.
+w.node('Release key (AI failed)', T.idempotencyGuard, { operation: 'release' }, [7, 1.6]);
+w.node(
+	'Respond 503 (retry)',
+	T.respond,
+	respond(
+		503,
+		'={{ { error: "ai_unavailable", class: $json.error.class, message: "Retry later with the same Idempotency-Key." } }}',
+		{ 'Retry-After': '30' },
+	),
+	[8, 1.6],
+);
+
+// Claim outcomes other than New.
+w.node(
+	'Respond 200 (replay)',
+	T.respond,
+	respond(200, '={{ $json.idempotency.result }}', { 'Idempotent-Replayed': 'true' }),
+	[3, 1.3],
+);
+w.node('Wait 1 s', T.wait, { amount: 1, unit: 'seconds' }, [3, 2], {
+	webhookId: uuid('webhook-pipeline/wait'),
+});
+w.node(
+	'Still running?',
+	T.if,
+	condition(F, 'Still running?', '={{ $runIndex }}', 'lt', 'number', 20),
+	[4, 2],
+);
+w.node(
+	'Respond 409 (in progress)',
+	T.respond,
+	respond(
+		409,
+		'={{ { error: "in_progress", message: "A delivery with this Idempotency-Key is still being processed." } }}',
+		{ 'Retry-After': '5' },
+	),
+	[5, 2.4],
+);
+w.node(
+	'Respond 422 (key reused)',
+	T.respond,
+	respond(
+		422,
+		'={{ { error: "idempotency_key_reused", message: "This Idempotency-Key was used for a different document." } }}',
+	),
+	[3, 2.8],
+);
+
+w.connect('POST /ai/documents', 'Has Idempotency-Key?');
+w.connect('Has Idempotency-Key?', 'Claim key', 0);
+w.connect('Has Idempotency-Key?', 'Respond 400 (no key)', 1);
+w.connect('Claim key', 'Extract document', 0); // New
+w.connect('Claim key', 'Respond 200 (replay)', 1); // Duplicate
+w.connect('Claim key', 'Wait 1 s', 2); // In Progress
+w.connect('Claim key', 'Respond 422 (key reused)', 3); // Conflict
+w.connect('Wait 1 s', 'Still running?');
+w.connect('Still running?', 'Claim key', 0);
+w.connect('Still running?', 'Respond 409 (in progress)', 1);
+w.connect('Extract document', 'Check sections');
+w.connect('Check sections', 'Classify (AI Call)', 0);
+w.connect('Check sections', 'Release key (incomplete)', 1);
+w.connect('Release key (incomplete)', 'Human review');
+w.connect('Human review', 'Respond 202 (review)');
+w.connect('Classify (AI Call)', 'Enrich (AI Call)', 0);
+w.connect('Classify (AI Call)', 'Release key (AI failed)', 1);
+w.connect('Enrich (AI Call)', 'Route by class', 0);
+w.connect('Enrich (AI Call)', 'Release key (AI failed)', 1);
+w.connect('Route by class', 'File under finance', 0);
+w.connect('Route by class', 'File under legal', 1);
+w.connect('Route by class', 'File under general', 2);
+for (const team of ['finance', 'legal', 'general'])
+	w.connect(`File under ${team}`, 'Build response');
+w.connect('Build response', 'Complete key');
+w.connect('Complete key', 'Respond 200');
+w.connect('Release key (AI failed)', 'Respond 503 (retry)');
+
+module.exports = w;
