@@ -64,6 +64,7 @@ export function importSamples(
 	options?: {
 		credentials?: Record<string, { id: string; name: string }>;
 		simUrl?: string;
+		model?: string;
 		only?: string[];
 		activate?: (file: string) => boolean;
 	},

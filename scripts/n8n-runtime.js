@@ -345,16 +345,49 @@ class N8nApi {
 	}
 }
 
+/**
+ * Resolves once n8n serves every Webhook node of an activated workflow: right after activation a
+ * request can still get 404. n8n answers a CORS preflight with the methods a path has.
+ */
+async function webhooksServed(url, workflow, timeoutMs = 15_000) {
+	const hooks = workflow.nodes
+		.filter((n) => n.type === 'n8n-nodes-base.webhook' && !n.disabled)
+		.map((n) => {
+			const path = n.parameters.path.replace(/^\/+|\/+$/g, '');
+			return {
+				method: n.parameters.httpMethod ?? 'GET',
+				// n8n serves a path with :parameters under the node's webhook ID
+				path: path.includes(':') ? `${n.webhookId}/${path.replace(/:[^/]+/g, 'x')}` : path,
+			};
+		});
+	const deadline = Date.now() + timeoutMs;
+	for (const hook of hooks) {
+		for (;;) {
+			const res = await fetch(`${url}/webhook/${hook.path}`, {
+				method: 'OPTIONS',
+				headers: { origin: 'http://localhost', 'access-control-request-method': hook.method },
+			}).catch(() => undefined);
+			if (res?.headers.get('access-control-allow-methods')?.includes(hook.method)) break;
+			if (Date.now() > deadline)
+				throw new Error(`n8n does not serve ${hook.method} /webhook/${hook.path} after activation`);
+			await new Promise((r) => setTimeout(r, 200));
+		}
+	}
+}
+
 /** Where the sample workflows expect the simulator (scripts/workflows/builder.js). */
 const SAMPLE_SIM_URL = 'http://127.0.0.1:8787';
 
 /**
  * Imports workflows/*.json (all, or the files named in `only`): credentials the samples name are
  * pointed at the given ones ({ aiServiceApi: {id, name}, rabbitmq: … }), the simulator URL at
- * `simUrl`. A workflow is activated when `activate(file)` says so (default: all).
+ * `simUrl`, every AI Call's model at `model` when given. A workflow is activated when `activate(file)` says so (default: all).
  * Returns [{ file, id, name, active, error? }]; an import or activation error is reported, not thrown.
  */
-async function importSamples(api, { credentials = {}, simUrl, only, activate = () => true } = {}) {
+async function importSamples(
+	api,
+	{ credentials = {}, simUrl, model, only, activate = () => true } = {},
+) {
 	const dir = join(REPO_ROOT, 'workflows');
 	const files = readdirSync(dir)
 		.filter((f) => f.endsWith('.json') && (!only || only.includes(f.replace(/\.json$/, ''))))
@@ -365,6 +398,7 @@ async function importSamples(api, { credentials = {}, simUrl, only, activate = (
 		if (simUrl) text = text.split(SAMPLE_SIM_URL).join(simUrl);
 		const workflow = JSON.parse(text);
 		for (const node of workflow.nodes) {
+			if (model && node.type === `${PACKAGE_NAME}.aiCall`) node.parameters.model.value = model;
 			for (const type of Object.keys(node.credentials ?? {})) {
 				if (credentials[type]) node.credentials[type] = credentials[type];
 			}
@@ -375,6 +409,7 @@ async function importSamples(api, { credentials = {}, simUrl, only, activate = (
 			result.id = created.id;
 			if (activate(file)) {
 				await api.public('POST', `/workflows/${created.id}/activate`);
+				await webhooksServed(api.url, workflow);
 				result.active = true;
 			}
 		} catch (error) {

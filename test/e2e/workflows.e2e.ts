@@ -1,0 +1,428 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- the JSON answers of the sample workflows, asserted field by field */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import {
+	importSamples,
+	installPackage,
+	N8nApi,
+	startN8n,
+	type ImportedSample,
+	type RunningN8n,
+} from '../../scripts/n8n-runtime';
+import { startSimulator, type Simulator } from '../../simulator';
+import { describeWithService, reachable } from '../stores/backends';
+
+// The sample workflows, as a user imports them, in a real n8n with the package from its npm
+// tarball, driven over HTTP against the simulator.
+const RABBITMQ = { host: '127.0.0.1', port: 5672 };
+const rabbitmq = reachable(RABBITMQ.host, RABBITMQ.port) || process.env.CI === 'true';
+
+let n8n: RunningN8n;
+let api: N8nApi;
+let sim: Simulator;
+let userFolder: string;
+let samples: ImportedSample[];
+
+beforeAll(async () => {
+	userFolder = mkdtempSync(join(tmpdir(), 'n8n-e2e-workflows-'));
+	await installPackage(userFolder, { mode: 'pack' });
+	sim = await startSimulator({ apiKeys: ['sk-e2e-key-0042'] });
+	n8n = await startN8n({ userFolder });
+	api = new N8nApi(n8n.url);
+	await api.setupOwner();
+	const ai = await api.createCredential('AI Service', 'aiServiceApi', {
+		provider: 'openai',
+		baseUrl: sim.baseUrl,
+		apiKey: 'sk-e2e-key-0042',
+	});
+	const credentials: Record<string, { id: string; name: string }> = {
+		aiServiceApi: { id: ai.id, name: 'AI Service' },
+	};
+	if (rabbitmq) {
+		const { id } = await api.createCredential('RabbitMQ', 'rabbitmq', {
+			hostname: RABBITMQ.host,
+			port: RABBITMQ.port,
+			username: 'guest',
+			password: 'guest',
+			vhost: '/',
+		});
+		credentials.rabbitmq = { id, name: 'RabbitMQ' };
+	}
+	samples = await importSamples(api, {
+		credentials,
+		simUrl: sim.url,
+		activate: (file) => rabbitmq || file !== 'async-queue-rabbitmq.json',
+	});
+}, 900_000);
+
+afterAll(async () => {
+	await n8n?.stop();
+	await sim?.close();
+	if (userFolder) rmSync(userFolder, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+	sim.reset();
+	sim.setFault(undefined);
+});
+
+afterEach(() => {
+	// n8n's own log explains most failures here
+	const state = expect.getState();
+	if (state.assertionCalls > 0 && state.numPassingAsserts !== state.assertionCalls && n8n) {
+		process.stderr.write(`n8n log tail:\n${n8n.logTail()}\n`);
+	}
+});
+
+interface Reply {
+	status: number;
+	headers: Headers;
+	body: any;
+	ms: number;
+}
+
+async function call(
+	method: string,
+	path: string,
+	body?: unknown,
+	headers: Record<string, string> = {},
+): Promise<Reply> {
+	const started = Date.now();
+	const res = await fetch(`${n8n.url}/webhook/${path}`, {
+		method,
+		headers: { 'content-type': 'application/json', ...headers },
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+	const text = await res.text();
+	let parsed: unknown = text;
+	try {
+		parsed = JSON.parse(text);
+	} catch {
+		// not JSON: kept as text for the assertion message
+	}
+	return { status: res.status, headers: res.headers, body: parsed, ms: Date.now() - started };
+}
+
+async function eventually<T>(
+	what: string,
+	probe: () => T | undefined | Promise<T | undefined>,
+	timeoutMs = 30_000,
+): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await probe();
+		if (value !== undefined) return value;
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+		await new Promise((r) => setTimeout(r, 250));
+	}
+}
+
+/** All rows of an n8n Data Table, through the public API. */
+async function tableRows(name: string): Promise<Array<Record<string, any>>> {
+	const tables = await api.public<{ data: Array<{ id: string; name: string }> }>(
+		'GET',
+		'/data-tables?limit=100',
+	);
+	const table = tables.data.find((t) => t.name === name);
+	if (!table) return [];
+	const rows: Array<Record<string, any>> = [];
+	let cursor: string | undefined;
+	do {
+		const page = await api.public<{ data: Array<Record<string, any>>; nextCursor?: string }>(
+			'GET',
+			`/data-tables/${table.id}/rows?limit=250${cursor ? `&cursor=${cursor}` : ''}`,
+		);
+		rows.push(...page.data);
+		cursor = page.nextCursor ?? undefined;
+	} while (cursor);
+	return rows;
+}
+
+describe('every sample workflow', () => {
+	it('imports and activates in n8n without an error', () => {
+		const files = readdirSync(join(__dirname, '../../workflows')).filter((f) =>
+			f.endsWith('.json'),
+		);
+		expect(samples.map((s) => s.file).sort()).toEqual(files.sort());
+		for (const sample of samples) {
+			expect({ file: sample.file, error: sample.error }).toEqual({
+				file: sample.file,
+				error: undefined,
+			});
+			if (sample.file !== 'async-queue-rabbitmq.json' || rabbitmq)
+				expect({ file: sample.file, active: sample.active }).toEqual({
+					file: sample.file,
+					active: true,
+				});
+		}
+	});
+});
+
+describe('sync-request-response: POST /webhook/ai/sync', () => {
+	it('answers 200 with the AI answer, its usage and cost', async () => {
+		const reply = await call('POST', 'ai/sync', { question: 'How do I reset my password?' });
+		expect(reply.status).toBe(200);
+		expect(reply.headers.get('x-fallback')).toBeNull();
+		expect(reply.body).toEqual({
+			answer: expect.stringContaining('Category: support'),
+			model: 'sim-standard',
+			usage: expect.objectContaining({ totalTokens: expect.any(Number) }),
+			costUsd: expect.any(Number),
+		});
+	});
+
+	it('answers 400 naming the missing question, without calling the AI', async () => {
+		const reply = await call('POST', 'ai/sync', { text: 'no question field' });
+		expect(reply.status).toBe(400);
+		expect(reply.body.problems).toContainEqual(
+			expect.objectContaining({ path: 'body.question', rule: 'question given' }),
+		);
+		expect(sim.counters().requests).toBe(0);
+	});
+
+	it('serves the last good answer with X-Fallback: cached when the AI fails', async () => {
+		const question = 'What are the delivery times to Austria?';
+		const good = await call('POST', 'ai/sync', { question });
+		expect(good.status).toBe(200);
+		sim.setFault('status=500');
+		const reply = await call('POST', 'ai/sync', { question });
+		expect(reply.status).toBe(200);
+		expect(reply.headers.get('x-fallback')).toBe('cached');
+		expect(reply.body).toEqual(
+			expect.objectContaining({ answer: good.body.answer, fallback: 'cached' }),
+		);
+		expect(sim.counters().byStatus['500']).toBe(2); // the attempt and its one retry
+	});
+
+	it('answers degraded with X-Fallback: degraded when the AI fails and nothing is cached', async () => {
+		sim.setFault('status=500');
+		const reply = await call('POST', 'ai/sync', { question: 'A question never asked before' });
+		expect(reply.status).toBe(200);
+		expect(reply.headers.get('x-fallback')).toBe('degraded');
+		expect(reply.body.answer).toMatch(/could not process this automatically/);
+	});
+
+	it('answers 503 with Retry-After when the service is rate limited', async () => {
+		sim.setFault('status=429;retry-after=2');
+		const reply = await call('POST', 'ai/sync', { question: 'Rate limited question' });
+		expect(reply.status).toBe(503);
+		expect(Number(reply.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+		expect(reply.body).toEqual(
+			expect.objectContaining({ error: 'busy', retryAt: expect.any(String) }),
+		);
+	});
+
+	it('answers 202 when a person has to answer (content filter)', async () => {
+		sim.setFault('content-filter');
+		const reply = await call('POST', 'ai/sync', { question: 'Filtered question' });
+		expect(reply.status).toBe(202);
+		expect(reply.body).toEqual(
+			expect.objectContaining({
+				status: 'accepted',
+				reason: expect.stringContaining('content_filter'),
+			}),
+		);
+	});
+});
+
+describe('webhook-pipeline: POST /webhook/ai/documents', () => {
+	const contract = (id: string) => ({
+		documentId: id,
+		title: 'Supply agreement',
+		text: '# Summary\nThis contract covers the supply of parts between the parties for two years.\n# Parties\nAcme GmbH and Widget Ltd.\n# Terms\nRenewal each year unless cancelled in writing.',
+	});
+	const send = (doc: unknown, key?: string) =>
+		call('POST', 'ai/documents', doc, key ? { 'idempotency-key': key } : {});
+
+	it('20 concurrent deliveries with one key: one classification, 20 equal answers', async () => {
+		const key = `e2e-${Date.now()}`;
+		const replies = await Promise.all(
+			Array.from({ length: 20 }, () => send(contract('doc-20'), key)),
+		);
+		expect(replies.map((r) => r.status)).toEqual(Array(20).fill(200));
+		for (const r of replies) expect(r.body).toEqual(replies[0].body);
+		expect(replies[0].body).toEqual(
+			expect.objectContaining({ documentId: 'doc-20', category: 'contract', filedUnder: 'legal' }),
+		);
+		expect(replies.filter((r) => r.headers.get('idempotent-replayed') === 'true')).toHaveLength(19);
+		const { byModel } = sim.counters();
+		expect(byModel['sim-standard']).toBe(1); // classify
+		expect(byModel['sim-large']).toBe(1); // enrich
+	});
+
+	it('the same key with a changed document answers 422', async () => {
+		const key = `e2e-conflict-${Date.now()}`;
+		expect((await send(contract('doc-a'), key)).status).toBe(200);
+		const reply = await send(contract('doc-b'), key);
+		expect(reply.status).toBe(422);
+		expect(reply.body.error).toBe('idempotency_key_reused');
+	});
+
+	it('a delivery without Idempotency-Key answers 400', async () => {
+		const reply = await send(contract('doc-x'));
+		expect(reply.status).toBe(400);
+		expect(reply.body.error).toBe('missing_idempotency_key');
+	});
+
+	it('a document missing sections goes to a person: 202, no AI call', async () => {
+		const reply = await send(
+			{
+				documentId: 'doc-short',
+				title: 'Memo',
+				text: '# Summary\nOnly a summary here, nothing else at all in this one.',
+			},
+			`e2e-incomplete-${Date.now()}`,
+		);
+		expect(reply.status).toBe(202);
+		expect(reply.body.status).toBe('needs_review');
+		expect(reply.body.problems).toContainEqual(
+			expect.objectContaining({ reason: expect.stringContaining('Parties, Terms') }),
+		);
+		expect(sim.counters().requests).toBe(0);
+	});
+
+	it('an AI failure answers 503 and releases the key, so the retry is processed', async () => {
+		const key = `e2e-retry-${Date.now()}`;
+		sim.setFault('status=400');
+		const failed = await send(contract('doc-r'), key);
+		expect(failed.status).toBe(503);
+		expect(failed.headers.get('retry-after')).toBe('30');
+		sim.setFault(undefined);
+		const retried = await send(contract('doc-r'), key);
+		expect(retried.status).toBe(200);
+		expect(retried.headers.get('idempotent-replayed')).toBeNull();
+	});
+});
+
+describe('async-queue: POST /webhook/ai/jobs, GET /webhook/ai/jobs/:id', () => {
+	it('answers 202 with a job id before the AI works; the callback and the status endpoint bring the result', async () => {
+		sim.setFault('latency=1500');
+		const reply = await call('POST', 'ai/jobs', {
+			text: 'The customer cannot log in since the update.',
+			callbackUrl: `${sim.url}/_sim/inbox/e2e-callbacks`,
+		});
+		expect(reply.status).toBe(202);
+		expect(reply.ms).toBeLessThan(1500); // answered while the AI is still thinking
+		const { jobId, statusUrl } = reply.body;
+		expect(statusUrl).toBe(`/webhook/ai/jobs/${jobId}`);
+		expect((await call('GET', `ai/jobs/${jobId}`)).body.status).toBe('queued');
+
+		const [callback] = await eventually('the callback', () => {
+			const got = sim.inbox('e2e-callbacks');
+			return got.length ? got : undefined;
+		});
+		expect(callback.body).toEqual({
+			jobId,
+			status: 'done',
+			result: expect.stringContaining('Category: support'),
+			error: '',
+		});
+		const status = await call('GET', `ai/jobs/${jobId}`);
+		expect(status.status).toBe(200);
+		expect(status.body).toEqual(
+			expect.objectContaining({
+				jobId,
+				status: 'done',
+				result: (callback.body as { result: string }).result,
+				error: null,
+			}),
+		);
+	});
+
+	it('rejects a job whose data is too old, without an AI call', async () => {
+		const reply = await call('POST', 'ai/jobs', {
+			text: 'Summarize last year',
+			asOf: '2020-01-01T00:00:00Z',
+			callbackUrl: `${sim.url}/_sim/inbox/e2e-stale`,
+		});
+		expect(reply.status).toBe(202);
+		const [callback] = await eventually('the callback', () => {
+			const got = sim.inbox('e2e-stale');
+			return got.length ? got : undefined;
+		});
+		expect(callback.body).toEqual(
+			expect.objectContaining({
+				status: 'rejected_stale',
+				error: expect.stringMatching(/too old/),
+			}),
+		);
+		expect(sim.counters().requests).toBe(0);
+	});
+
+	it('answers 404 for an unknown job and 400 for a job without text', async () => {
+		expect((await call('GET', 'ai/jobs/job-does-not-exist')).status).toBe(404);
+		expect((await call('POST', 'ai/jobs', { callbackUrl: 'http://x' })).status).toBe(400);
+	});
+});
+
+describe('freshness-monitor: GET /webhook/ai/freshness', () => {
+	it.each([
+		[0, 'fresh', false],
+		[2, 'warn', true],
+		[8, 'stale', true],
+	])('index updated %d h ago: %s, alert sent: %s', async (hours, status, alerted) => {
+		sim.setIndexUpdatedAt(new Date(Date.now() - hours * 3_600_000 - 60_000));
+		const reply = await call('GET', 'ai/freshness');
+		expect(reply.status).toBe(200);
+		expect(reply.body).toEqual(expect.objectContaining({ index: 'documents', status, alerted }));
+		const alerts = sim.inbox('alerts');
+		expect(alerts).toHaveLength(alerted ? 1 : 0);
+		if (alerted) expect(alerts[0].body).toEqual(expect.objectContaining({ status }));
+	});
+});
+
+describe('fallback-drill: GET /webhook/ai/drill', () => {
+	it('reaches every branch of the Fallback Router', async () => {
+		const reply = await call('GET', 'ai/drill');
+		expect(reply.status).toBe(200);
+		expect(reply.body).toEqual(
+			expect.objectContaining({
+				ok: true,
+				missing: [],
+				reached: ['cached', 'queue', 'human', 'degraded'],
+			}),
+		);
+		expect(sim.counters().requests).toBe(1); // only the warm-up calls the AI
+	});
+});
+
+describeWithService('RabbitMQ', rabbitmq, 'async-queue-rabbitmq: producer and worker', () => {
+	it('200 jobs with 30% of AI calls failing: every job ends processed or with a person, none lost', async () => {
+		sim.setFault('status=500;rate=0.3;latency=20-80');
+		const run = `e2e-${Date.now().toString(36)}`;
+		const jobs = Array.from({ length: 200 }, (_, i) => ({
+			jobId: `${run}-${i + 1}`,
+			// every 20th job is refused by the content filter: a person must look at it
+			text: `${(i + 1) % 20 === 0 ? '[[sim: content-filter]] ' : ''}Job ${i + 1}: summarize the order status.`,
+		}));
+		const reply = await call('POST', 'ai/rabbitmq/jobs', { jobs });
+		expect(reply.status).toBe(202);
+		expect(reply.body.accepted).toBe(200);
+
+		const rows = await eventually(
+			'200 outcomes',
+			async () => {
+				const mine = (await tableRows('ai_queue_outcomes')).filter((r) =>
+					String(r.jobId).startsWith(`${run}-`),
+				);
+				return mine.length >= 200 ? mine : undefined;
+			},
+			180_000,
+		);
+		const ids = rows.map((r) => r.jobId);
+		expect(new Set(ids).size).toBe(200);
+		expect(ids.sort()).toEqual(jobs.map((j) => j.jobId).sort());
+		const human = rows.filter((r) => r.outcome === 'human').map((r) => r.jobId);
+		const filtered = jobs.filter((j) => j.text.includes('content-filter')).map((j) => j.jobId);
+		expect(human).toEqual(expect.arrayContaining(filtered));
+		for (const r of rows) expect(['processed', 'human']).toContain(r.outcome);
+		const counters = sim.counters();
+		expect(counters.byStatus['500']).toBeGreaterThan(0);
+		// some jobs went back to the queue and were processed on a later delivery
+		expect(rows.some((r) => r.outcome === 'processed' && Number(r.attempts) > 1)).toBe(true);
+		// the worker's parallel limit (5) is the most calls the AI saw at once
+		expect(counters.peakInFlight).toBeLessThanOrEqual(5);
+	}, 300_000);
+});
