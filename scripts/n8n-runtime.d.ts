@@ -22,6 +22,9 @@ export function startN8n(options: {
 	userFolder: string;
 	port?: number;
 	env?: Record<string, string>;
+	/** 'worker': `n8n worker`, with `port` as its health check port. */
+	command?: 'start' | 'worker';
+	concurrency?: number;
 	readyTimeoutMs?: number;
 }): Promise<RunningN8n>;
 export class N8nApi {
@@ -65,6 +68,7 @@ export function importSamples(
 		credentials?: Record<string, { id: string; name: string }>;
 		simUrl?: string;
 		model?: string;
+		store?: 'redis' | 'postgres';
 		only?: string[];
 		activate?: (file: string) => boolean;
 	},

@@ -175,11 +175,23 @@ function freePort() {
  * Starts `n8n start` with the given user folder; resolves when /healthz/readiness answers.
  * Returns { url, pid, stop(), logFile, logTail() }. n8n's output goes to a log file.
  */
-async function startN8n({ userFolder, port, env = {}, readyTimeoutMs = 180_000 } = {}) {
+/**
+ * Starts `n8n start` (or `n8n worker` with command 'worker': then `port` is its health check port)
+ * and resolves when it is ready. Its output goes to <userFolder>/n8n[-worker-<port>].log.
+ */
+async function startN8n({
+	userFolder,
+	port,
+	env = {},
+	command = 'start',
+	concurrency = 10,
+	readyTimeoutMs = 180_000,
+} = {}) {
 	const { node, n8n } = await ensureN8n();
 	port ??= await freePort();
 	mkdirSync(userFolder, { recursive: true });
-	const logFile = join(userFolder, 'n8n.log');
+	const worker = command === 'worker';
+	const logFile = join(userFolder, worker ? `n8n-worker-${port}.log` : 'n8n.log');
 	const out = createWriteStream(logFile, { flags: 'a' });
 	// Only the basics of our environment: a test runner's NODE_ENV=test or stray N8N_* settings change n8n.
 	const inherited = Object.fromEntries(
@@ -187,7 +199,8 @@ async function startN8n({ userFolder, port, env = {}, readyTimeoutMs = 180_000 }
 			([k]) => !/^(N8N_|DB_|QUEUE_|EXECUTIONS_|JEST|npm_)/.test(k) && k !== 'NODE_ENV',
 		),
 	);
-	const child = spawn(node, [n8n, 'start'], {
+	const args = worker ? ['worker', `--concurrency=${concurrency}`] : ['start'];
+	const child = spawn(node, [n8n, ...args], {
 		cwd: userFolder,
 		env: {
 			...inherited,
@@ -203,7 +216,9 @@ async function startN8n({ userFolder, port, env = {}, readyTimeoutMs = 180_000 }
 			N8N_SECURE_COOKIE: 'false',
 			N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
 			N8N_RUNNERS_BROKER_PORT: String(await freePort()),
-			QUEUE_HEALTH_CHECK_PORT: String(await freePort()),
+			// every n8n process on one host needs its own health check port; a worker answers readiness there
+			QUEUE_HEALTH_CHECK_PORT: String(worker ? port : await freePort()),
+			...(worker ? { QUEUE_HEALTH_CHECK_ACTIVE: 'true' } : {}),
 			N8N_COMMUNITY_PACKAGES_ENABLED: 'true',
 			...env,
 		},
@@ -375,18 +390,23 @@ async function webhooksServed(url, workflow, timeoutMs = 15_000) {
 	}
 }
 
+const STATEFUL = ['aiCall', 'fallbackRouter', 'idempotencyGuard'].map(
+	(n) => `${PACKAGE_NAME}.${n}`,
+);
+
 /** Where the sample workflows expect the simulator (scripts/workflows/builder.js). */
 const SAMPLE_SIM_URL = 'http://127.0.0.1:8787';
 
 /**
  * Imports workflows/*.json (all, or the files named in `only`): credentials the samples name are
  * pointed at the given ones ({ aiServiceApi: {id, name}, rabbitmq: … }), the simulator URL at
- * `simUrl`, every AI Call's model at `model` when given. A workflow is activated when `activate(file)` says so (default: all).
+ * `simUrl`, every AI Call's model at `model` when given, and with `store` ('redis' | 'postgres')
+ * every stateful node at that store with `credentials[store]`, as the README says for queue mode. A workflow is activated when `activate(file)` says so (default: all).
  * Returns [{ file, id, name, active, error? }]; an import or activation error is reported, not thrown.
  */
 async function importSamples(
 	api,
-	{ credentials = {}, simUrl, model, only, activate = () => true } = {},
+	{ credentials = {}, simUrl, model, store, only, activate = () => true } = {},
 ) {
 	const dir = join(REPO_ROOT, 'workflows');
 	const files = readdirSync(dir)
@@ -399,6 +419,11 @@ async function importSamples(
 		const workflow = JSON.parse(text);
 		for (const node of workflow.nodes) {
 			if (model && node.type === `${PACKAGE_NAME}.aiCall`) node.parameters.model.value = model;
+			// n8n queue mode with workers on many hosts: every stateful node on one shared store
+			if (store && STATEFUL.includes(node.type)) {
+				node.parameters.store = store;
+				node.credentials = { ...node.credentials, [store]: credentials[store] };
+			}
 			for (const type of Object.keys(node.credentials ?? {})) {
 				if (credentials[type]) node.credentials[type] = credentials[type];
 			}

@@ -1,0 +1,202 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+
+import {
+	freePort,
+	importSamples,
+	installPackage,
+	N8nApi,
+	startN8n,
+	type ImportedSample,
+	type RunningN8n,
+} from '../../scripts/n8n-runtime';
+import { startSimulator, type Simulator } from '../../simulator';
+import { describeWithService, POSTGRES, REDIS, reachable } from '../stores/backends';
+
+// n8n queue mode as the README describes it: a main process takes the webhooks, two workers run
+// the executions (Bull on Redis), n8n's database is Postgres, and every stateful node of the
+// samples is switched to the Redis store with n8n's Redis credential.
+const services = reachable(REDIS.host, REDIS.port) && reachable(POSTGRES.host, POSTGRES.port);
+const run = `${process.pid}_${Date.now().toString(36)}`;
+const database = `n8n_e2e_${run}`;
+
+let main: RunningN8n;
+const workers: RunningN8n[] = [];
+let api: N8nApi;
+let sim: Simulator;
+let userFolder: string;
+let samples: ImportedSample[];
+
+async function admin<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+	const client = new Client({ ...POSTGRES, database: 'postgres' });
+	await client.connect();
+	try {
+		return await fn(client);
+	} finally {
+		await client.end();
+	}
+}
+
+async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+	const res = await fetch(`${main.url}/webhook/${path}`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json', ...headers },
+		body: JSON.stringify(body),
+	});
+	return {
+		status: res.status,
+		headers: res.headers,
+		body: (await res.json()) as Record<string, unknown>,
+	};
+}
+
+describeWithService(
+	'Redis and Postgres',
+	services,
+	'the samples in n8n queue mode (main + 2 workers)',
+	() => {
+		beforeAll(async () => {
+			await admin((c) => c.query(`CREATE DATABASE ${database}`));
+			userFolder = mkdtempSync(join(tmpdir(), 'n8n-e2e-queue-'));
+			// one host: main and workers share the user folder, so the package sits in one .n8n/nodes
+			await installPackage(userFolder, { mode: 'pack' });
+			sim = await startSimulator({ apiKeys: ['sk-e2e-key-0042'] });
+			const env = {
+				EXECUTIONS_MODE: 'queue',
+				QUEUE_BULL_REDIS_HOST: REDIS.host,
+				QUEUE_BULL_REDIS_PORT: String(REDIS.port),
+				QUEUE_BULL_PREFIX: `bull_e2e_${run}`,
+				DB_TYPE: 'postgresdb',
+				DB_POSTGRESDB_HOST: POSTGRES.host,
+				DB_POSTGRESDB_PORT: String(POSTGRES.port),
+				DB_POSTGRESDB_DATABASE: database,
+				DB_POSTGRESDB_USER: POSTGRES.user,
+				N8N_ENCRYPTION_KEY: `e2e-queue-${run}`,
+			};
+			main = await startN8n({ userFolder, env });
+			for (let i = 0; i < 2; i++)
+				workers.push(
+					await startN8n({
+						userFolder,
+						env,
+						command: 'worker',
+						port: await freePort(),
+						concurrency: 10,
+					}),
+				);
+			api = new N8nApi(main.url);
+			await api.setupOwner();
+			const ai = await api.createCredential('AI Service', 'aiServiceApi', {
+				provider: 'openai',
+				baseUrl: sim.baseUrl,
+				apiKey: 'sk-e2e-key-0042',
+			});
+			const redis = await api.createCredential('Redis', 'redis', {
+				host: REDIS.host,
+				port: REDIS.port,
+				database: 0,
+			});
+			samples = await importSamples(api, {
+				credentials: {
+					aiServiceApi: { id: ai.id, name: 'AI Service' },
+					redis: { id: redis.id, name: 'Redis' },
+				},
+				simUrl: sim.url,
+				store: 'redis',
+				only: ['sync-request-response', 'webhook-pipeline', 'async-queue'],
+			});
+		}, 900_000);
+
+		afterAll(async () => {
+			for (const w of workers) await w.stop();
+			await main?.stop();
+			await sim?.close();
+			if (userFolder) rmSync(userFolder, { recursive: true, force: true });
+			await admin((c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)).catch(
+				() => undefined,
+			);
+		});
+
+		beforeEach(() => {
+			sim.reset();
+			sim.setFault(undefined);
+		});
+
+		afterEach(() => {
+			const state = expect.getState();
+			if (state.assertionCalls > 0 && state.numPassingAsserts !== state.assertionCalls && main) {
+				process.stderr.write(`n8n main log tail:\n${main.logTail()}\n`);
+				for (const w of workers) process.stderr.write(`worker log tail:\n${w.logTail(30)}\n`);
+			}
+		});
+
+		/** Executions the workers ran, from their logs ("Worker started execution <id>"). */
+		const workerExecutions = () =>
+			workers.map((w) => (w.logTail(100_000).match(/Worker started execution/g) ?? []).length);
+
+		it('imports and activates the samples switched to the Redis store', () => {
+			expect(samples.map((s) => [s.file, s.active, s.error])).toEqual([
+				['async-queue.json', true, undefined],
+				['sync-request-response.json', true, undefined],
+				['webhook-pipeline.json', true, undefined],
+			]);
+		});
+
+		it('sync: the answer comes back from a worker, and the last good answer is served from Redis', async () => {
+			const before = workerExecutions();
+			const question = 'Queue mode question';
+			const good = await post('ai/sync', { question });
+			expect(good.status).toBe(200);
+			sim.setFault('status=500');
+			const cached = await post('ai/sync', { question });
+			expect(cached.status).toBe(200);
+			expect(cached.headers.get('x-fallback')).toBe('cached');
+			expect(cached.body.answer).toBe(good.body.answer);
+			const after = workerExecutions();
+			expect(after[0] + after[1]).toBe(before[0] + before[1] + 2);
+		});
+
+		it('webhook pipeline: 20 concurrent deliveries over two workers, one classification, 20 equal answers', async () => {
+			const key = `queue-${run}`;
+			const doc = {
+				documentId: 'doc-q',
+				title: 'Invoice 77',
+				text: '# Summary\nInvoice for the payment of parts delivered in October, amount due in 30 days.\n# Parties\nAcme GmbH and Widget Ltd.\n# Terms\nNet 30, no discount.',
+			};
+			const before = workerExecutions();
+			const replies = await Promise.all(
+				Array.from({ length: 20 }, () => post('ai/documents', doc, { 'idempotency-key': key })),
+			);
+			expect(replies.map((r) => r.status)).toEqual(Array(20).fill(200));
+			for (const r of replies) expect(r.body).toEqual(replies[0].body);
+			expect(replies[0].body).toEqual(
+				expect.objectContaining({ category: 'invoice', filedUnder: 'finance' }),
+			);
+			expect(sim.counters().byModel['sim-standard']).toBe(1);
+			// both workers took deliveries: the guard's claim held across processes
+			const after = workerExecutions();
+			expect(after[0]).toBeGreaterThan(before[0]);
+			expect(after[1]).toBeGreaterThan(before[1]);
+		});
+
+		it('async queue: 202 at once, the job runs on a worker, callback and status endpoint agree', async () => {
+			const reply = await post('ai/jobs', {
+				text: 'Queue mode job: the customer cannot log in.',
+				callbackUrl: `${sim.url}/_sim/inbox/queue-callbacks`,
+			});
+			expect(reply.status).toBe(202);
+			const jobId = String(reply.body.jobId);
+			const deadline = Date.now() + 30_000;
+			while (!sim.inbox('queue-callbacks').length && Date.now() < deadline)
+				await new Promise((r) => setTimeout(r, 250));
+			expect(sim.inbox('queue-callbacks')[0]?.body).toEqual(
+				expect.objectContaining({ jobId, status: 'done' }),
+			);
+			const status = await fetch(`${main.url}/webhook/ai/jobs/${jobId}`);
+			expect(status.status).toBe(200);
+			expect(await status.json()).toEqual(expect.objectContaining({ jobId, status: 'done' }));
+		});
+	},
+);
