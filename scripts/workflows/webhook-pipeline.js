@@ -8,10 +8,23 @@ const {
 	respond,
 	assignments,
 	condition,
+	table,
+	tableColumns,
+	ensureTable,
 } = require('./builder');
 
 const w = new Workflow('webhook-pipeline', 'AI patterns: webhook-triggered pipeline');
 const F = w.file;
+const TABLE = 'ai_documents';
+const COLUMNS = [
+	'documentId',
+	'category',
+	'confidence',
+	'summary',
+	'sentiment',
+	'filedUnder',
+	'idempotencyKey',
+];
 
 w.note(
 	'About',
@@ -34,7 +47,7 @@ w.note(
 	`### To adopt
 1. Pick your **AI Service** credential and models in **Classify** and **Enrich**.
 2. Set the sections your documents must have in **Check sections**.
-3. Replace the three **File under …** nodes with your systems (finance, legal, a default inbox).
+3. Replace the three **File under …** nodes with your systems (finance, legal, a default inbox), and **Store document** (the Data Table \`${TABLE}\`, created on the first delivery) with your system of record.
 4. In n8n queue mode with workers on many hosts, set **Store** to Redis or Postgres in **all three** Idempotency Guard nodes (Claim, Complete, Release).
 5. Concurrent duplicates wait up to 20 s (**Wait 1 s** + **Still running?**) for the first delivery's result; set that to how long the pipeline takes.`,
 	[3.6, -2],
@@ -69,15 +82,25 @@ w.node(
 	},
 	[2, 1],
 );
+w.node('Ensure documents table', T.dataTable, ensureTable(TABLE, COLUMNS), [3, 0], {
+	// Two first deliveries at once may both try to create it: the second one's error is harmless.
+	onError: 'continueRegularOutput',
+});
 w.node(
 	'Extract document',
 	T.set,
-	assignments(F, 'Extract document', {
-		documentId: ['string', '={{ $json.body.documentId }}'],
-		title: ['string', '={{ $json.body.title }}'],
-		text: ['string', '={{ $json.body.text }}'],
-	}),
-	[3, 0],
+	assignments(
+		F,
+		'Extract document',
+		{
+			documentId: ['string', '={{ $("Claim key").item.json.body.documentId }}'],
+			title: ['string', '={{ $("Claim key").item.json.body.title }}'],
+			text: ['string', '={{ $("Claim key").item.json.body.text }}'],
+			idempotency: ['object', '={{ $("Claim key").item.json.idempotency }}'],
+		},
+		false,
+	),
+	[4, 0],
 );
 w.node(
 	'Check sections',
@@ -97,7 +120,7 @@ w.node(
 			],
 		},
 	},
-	[4, 0],
+	[5, 0],
 );
 w.node(
 	'Classify (AI Call)',
@@ -113,7 +136,7 @@ w.node(
 		timeoutPreset: 'interactive',
 		options: { maxRetries: 1, baseDelayMs: 250, outputField: 'classification' },
 	},
-	[5, 0],
+	[6, 0],
 	{ credentials: AI_CREDENTIAL },
 );
 w.node(
@@ -129,7 +152,7 @@ w.node(
 		timeoutPreset: 'interactive',
 		options: { maxRetries: 1, baseDelayMs: 250, outputField: 'enrichment' },
 	},
-	[6, 0],
+	[7, 0],
 	{ credentials: AI_CREDENTIAL },
 );
 const route = (key, category) => ({
@@ -155,14 +178,14 @@ w.node(
 		rules: { values: [route('Finance', 'invoice'), route('Legal', 'contract')] },
 		options: { fallbackOutput: 'extra', renameFallbackOutput: 'Other' },
 	},
-	[7, 0],
+	[8, 0],
 );
 for (const [i, team] of ['finance', 'legal', 'general'].entries()) {
 	w.node(
 		`File under ${team}`,
 		T.set,
 		assignments(F, `File under ${team}`, { filedUnder: ['string', team] }),
-		[8, -0.6 + i * 0.6],
+		[9, -0.6 + i * 0.6],
 	);
 }
 w.node(
@@ -174,19 +197,47 @@ w.node(
 			'={{ { documentId: $json.documentId, category: $json.classification.json.category, confidence: $json.classification.json.confidence, summary: $json.enrichment.json.summary, sentiment: $json.enrichment.json.sentiment, filedUnder: $json.filedUnder, processedAt: $now.toUTC().toISO() } }}',
 		],
 	}),
-	[9, 0],
+	[10, 0],
 );
+w.node(
+	'Store document',
+	T.dataTable,
+	{
+		resource: 'row',
+		operation: 'insert',
+		dataTableId: table(TABLE),
+		columns: tableColumns({
+			documentId: '={{ $json.response.documentId }}',
+			category: '={{ $json.response.category }}',
+			confidence: '={{ String($json.response.confidence) }}',
+			summary: '={{ $json.response.summary }}',
+			sentiment: '={{ $json.response.sentiment }}',
+			filedUnder: '={{ $json.response.filedUnder }}',
+			idempotencyKey: '={{ $json.idempotency.key }}',
+		}),
+		options: {},
+	},
+	[11, 0],
+);
+const built = '$("Build response").item.json';
 w.node(
 	'Complete key',
 	T.idempotencyGuard,
-	{ operation: 'complete', resultFrom: 'expression', result: '={{ $json.response }}' },
-	[10, 0],
+	{
+		operation: 'complete',
+		key: `={{ ${built}.idempotency.key }}`,
+		namespace: `={{ ${built}.idempotency.namespace }}`,
+		claimId: `={{ ${built}.idempotency.token }}`,
+		resultFrom: 'expression',
+		result: `={{ ${built}.response }}`,
+	},
+	[12, 0],
 );
-w.node('Respond 200', T.respond, respond(200, '={{ $json.response }}'), [11, 0]);
+w.node('Respond 200', T.respond, respond(200, `={{ ${built}.response }}`), [13, 0]);
 
 // Incomplete documents: release the key (a corrected document may come with the same key).
-w.node('Release key (incomplete)', T.idempotencyGuard, { operation: 'release' }, [5, 0.9]);
-w.node('Human review', T.noOp, {}, [6, 0.9]);
+w.node('Release key (incomplete)', T.idempotencyGuard, { operation: 'release' }, [6, 0.9]);
+w.node('Human review', T.noOp, {}, [7, 0.9]);
 w.node(
 	'Respond 202 (review)',
 	T.respond,
@@ -194,10 +245,10 @@ w.node(
 		202,
 		'={{ { status: "needs_review", documentId: $json.documentId, problems: $json.completeness.failed } }}',
 	),
-	[7, 0.9],
+	[8, 0.9],
 );
 // AI failures: release the key so the sender's retry runs the pipeline again.
-w.node('Release key (AI failed)', T.idempotencyGuard, { operation: 'release' }, [7, 1.6]);
+w.node('Release key (AI failed)', T.idempotencyGuard, { operation: 'release' }, [8, 1.6]);
 w.node(
 	'Respond 503 (retry)',
 	T.respond,
@@ -206,7 +257,7 @@ w.node(
 		'={{ { error: "ai_unavailable", class: $json.error.class, message: "Retry later with the same Idempotency-Key." } }}',
 		{ 'Retry-After': '30' },
 	),
-	[8, 1.6],
+	[9, 1.6],
 );
 
 // Claim outcomes other than New.
@@ -248,7 +299,8 @@ w.node(
 w.connect('POST /ai/documents', 'Has Idempotency-Key?');
 w.connect('Has Idempotency-Key?', 'Claim key', 0);
 w.connect('Has Idempotency-Key?', 'Respond 400 (no key)', 1);
-w.connect('Claim key', 'Extract document', 0); // New
+w.connect('Claim key', 'Ensure documents table', 0); // New
+w.connect('Ensure documents table', 'Extract document');
 w.connect('Claim key', 'Respond 200 (replay)', 1); // Duplicate
 w.connect('Claim key', 'Wait 1 s', 2); // In Progress
 w.connect('Claim key', 'Respond 422 (key reused)', 3); // Conflict
@@ -269,7 +321,8 @@ w.connect('Route by class', 'File under legal', 1);
 w.connect('Route by class', 'File under general', 2);
 for (const team of ['finance', 'legal', 'general'])
 	w.connect(`File under ${team}`, 'Build response');
-w.connect('Build response', 'Complete key');
+w.connect('Build response', 'Store document');
+w.connect('Store document', 'Complete key');
 w.connect('Complete key', 'Respond 200');
 w.connect('Release key (AI failed)', 'Respond 503 (retry)');
 

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Redis from 'ioredis';
 import { Client } from 'pg';
 
 import {
@@ -67,7 +68,9 @@ describeWithService(
 				EXECUTIONS_MODE: 'queue',
 				QUEUE_BULL_REDIS_HOST: REDIS.host,
 				QUEUE_BULL_REDIS_PORT: String(REDIS.port),
+				// its own Redis keys (n8n's cache remembers webhooks by path across databases)
 				QUEUE_BULL_PREFIX: `bull_e2e_${run}`,
+				N8N_REDIS_KEY_PREFIX: `n8n_e2e_${run}`,
 				DB_TYPE: 'postgresdb',
 				DB_POSTGRESDB_HOST: POSTGRES.host,
 				DB_POSTGRESDB_PORT: String(POSTGRES.port),
@@ -117,6 +120,12 @@ describeWithService(
 			await admin((c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)).catch(
 				() => undefined,
 			);
+			const redis = new Redis(REDIS);
+			for (const pattern of [`bull_e2e_${run}*`, `n8n_e2e_${run}*`]) {
+				const keys = await redis.keys(pattern);
+				if (keys.length) await redis.del(...keys);
+			}
+			redis.disconnect();
 		});
 
 		beforeEach(() => {
@@ -175,6 +184,16 @@ describeWithService(
 				expect.objectContaining({ category: 'invoice', filedUnder: 'finance' }),
 			);
 			expect(sim.counters().byModel['sim-standard']).toBe(1);
+			const tables = await api.public<{ data: Array<{ id: string; name: string }> }>(
+				'GET',
+				'/data-tables',
+			);
+			const documents = tables.data.find((t) => t.name === 'ai_documents')!;
+			const rows = await api.public<{ data: Array<{ idempotencyKey: string }> }>(
+				'GET',
+				`/data-tables/${documents.id}/rows?limit=250`,
+			);
+			expect(rows.data.filter((r) => r.idempotencyKey === key)).toHaveLength(1);
 			// both workers took deliveries: the guard's claim held across processes
 			const after = workerExecutions();
 			expect(after[0]).toBeGreaterThan(before[0]);

@@ -250,6 +250,11 @@ describe('webhook-pipeline: POST /webhook/ai/documents', () => {
 		const { byModel } = sim.counters();
 		expect(byModel['sim-standard']).toBe(1); // classify
 		expect(byModel['sim-large']).toBe(1); // enrich
+		// the side effect happened once: one stored row
+		const stored = (await tableRows('ai_documents')).filter((r) => r.idempotencyKey === key);
+		expect(stored).toEqual([
+			expect.objectContaining({ documentId: 'doc-20', category: 'contract' }),
+		]);
 	});
 
 	it('the same key with a changed document answers 422', async () => {
