@@ -84,8 +84,8 @@ export interface Simulator {
 	setFault(spec: string | undefined): void;
 	/** What was POSTed to /_sim/inbox/<name> (callbacks, alerts), oldest first; all names without one. */
 	inbox(name?: string): InboxEntry[];
-	/** The time GET /_sim/index-status reports as the search index's last update. */
-	setIndexUpdatedAt(at: Date): void;
+	/** The time GET /_sim/index-status reports as the search index's last update; `down`: it answers 503. */
+	setIndexUpdatedAt(at: Date, options?: { down?: boolean }): void;
 	close(): Promise<void>;
 }
 
@@ -169,6 +169,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 	let counters = emptyCounters();
 	let inbox: InboxEntry[] = [];
 	let indexUpdatedAt = new Date();
+	let indexDown = false;
 	const sockets = new Set<Socket>();
 
 	const server = createServer((req, res) => {
@@ -444,13 +445,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 			// Stand-ins the sample workflows use: a search index's status endpoint and a receiver of
 			// callbacks and alerts, so the demo and the tests need nothing else running.
 			case 'GET /_sim/index-status':
+				if (indexDown)
+					return sendJson(res, 503, { error: { message: 'index status unavailable' } });
 				return sendJson(res, 200, {
 					index: 'documents',
 					lastUpdatedAt: indexUpdatedAt.toISOString(),
 				});
 			case 'PUT /_sim/index-status':
 				return readBody(req).then((raw) => {
-					const { lastUpdatedAt } = JSON.parse(raw || '{}') as { lastUpdatedAt?: string };
+					const { lastUpdatedAt, down } = JSON.parse(raw || '{}') as {
+						lastUpdatedAt?: string;
+						down?: boolean;
+					};
+					indexDown = down === true;
 					const at = new Date(lastUpdatedAt ?? Date.now());
 					if (Number.isNaN(at.getTime()))
 						return sendJson(res, 400, { error: { message: 'lastUpdatedAt is not a date' } });
@@ -522,8 +529,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 			defaultFault = spec ? parseFaultSpec(spec) : undefined;
 		},
 		inbox: (name) => structuredClone(name ? inbox.filter((e) => e.name === name) : inbox),
-		setIndexUpdatedAt: (at) => {
+		setIndexUpdatedAt: (at, options = {}) => {
 			indexUpdatedAt = at;
+			indexDown = options.down === true;
 		},
 		close: () =>
 			new Promise<void>((resolve) => {

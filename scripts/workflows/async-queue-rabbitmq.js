@@ -20,13 +20,13 @@ const QUEUE = 'ai-jobs';
 w.note(
 	'About',
 	`## Async queue on RabbitMQ
-A producer publishes jobs; a worker takes at most **5 at a time** (parallel limit = backpressure: the AI never sees more than 5 calls from here) and acknowledges each message **after its execution finished successfully**: a crash or a failed execution redelivers it instead of losing it.
+A producer publishes jobs; a worker takes at most **5 at a time** (parallel limit = backpressure: the AI never sees more than 5 calls from here) and acknowledges each message **after its execution finished successfully**: a crash or a failed execution redelivers it instead of losing it. Messages are persistent in a durable queue.
 
-**POST /webhook/ai/rabbitmq/jobs** \`{"jobs": [{"jobId", "text"}, …]}\` (or one job) → **202** \`{"accepted", "jobIds"}\`
+**POST /webhook/ai/rabbitmq/jobs** \`{"jobs": [{"jobId"?, "text"}, …]}\` (1 to 1000 jobs) → **202** \`{"accepted", "jobIds"}\`, or **400**
 
 Every job ends in the Data Table **${TABLE}** as \`processed\` or \`human\`:
 - AI failures that may pass (rate limit, overload, 5xx, timeout, network, circuit open) go back to **${QUEUE}** after a backoff, up to 3 times;
-- the rest, and jobs re-queued 3 times, are recorded as \`human\`: the table is the review list.`,
+- the rest, jobs re-queued 3 times and messages that are not a job are recorded as \`human\`: the table is the review list.`,
 	[-1, -2.1],
 	[4.6, 2.3],
 	5,
@@ -35,43 +35,65 @@ w.note(
 	'Adopt',
 	`### To adopt
 1. Create a **RabbitMQ** credential and pick it in the three RabbitMQ nodes (the trigger declares the queue); pick your **AI Service** credential in **Process job (AI Call)**.
-2. Set **Parallel Message Processing Limit** in **${QUEUE}** to what your AI quota allows (per worker).
-3. The backoff (**Wait for the backoff**) is the Fallback Router's: base 2 s, at most 10 s here; use minutes in production (Router → Options → Queue Base Delay).
+2. Set **Parallel Message Processing Limit** in **${QUEUE}** to what your AI quota allows. In n8n queue mode the trigger runs on the main instance: the limit holds for the whole n8n.
+3. The backoff (**Wait for the backoff**) is the Fallback Router's: base 2 s, at most 10 s here. Keep it under 65 s: a longer Wait parks the execution, the message is acknowledged and the parallel limit no longer holds (for longer delays use a RabbitMQ delay queue with a TTL and a dead-letter exchange).
 4. Replace the outcome table with your system of record, or send the \`human\` jobs on to your review tool from **Record human**.
-5. Every expected failure ends on a path, so executions succeed; an execution that does fail (e.g. the table is unreachable) is redelivered at once and again until it succeeds: watch the execution list.`,
+5. Every expected failure ends on a path, so executions succeed; an execution that does fail (e.g. the table is unreachable) is redelivered at once, again and again: watch the execution list.
+6. The webhook is open to anyone who can reach n8n: set **Authentication** (e.g. Header Auth) on it.`,
 	[3.8, -2.1],
 	[4.4, 2.3],
 );
+
+const persistent = {
+	durable: true,
+	arguments: { argument: [{ key: 'persistent', value: 'true' }] },
+};
+const COLUMNS = ['jobId', 'outcome', 'attempts', 'detail'];
 
 // Producer
 const hook = webhook('POST', 'ai/rabbitmq/jobs');
 w.node('POST /ai/rabbitmq/jobs', T.webhook, hook.params, [0, 0], hook.extra);
 w.node(
-	'Ensure outcome table',
-	T.dataTable,
-	ensureTable(TABLE, ['jobId', 'outcome', 'attempts', 'detail']),
+	'Check request',
+	T.completenessCheck,
+	{
+		rules: {
+			rule: [
+				{ path: 'body.jobs', check: 'type', value: 'array', name: 'jobs is a list' },
+				{ path: 'body.jobs', check: 'minItems', value: '1', name: 'at least one job' },
+				{ path: 'body.jobs', check: 'maxItems', value: '1000', name: 'at most 1000 jobs' },
+			],
+		},
+	},
 	[1, 0],
-	{ onError: 'continueRegularOutput' },
 );
+w.node(
+	'Respond 400',
+	T.respond,
+	respond(400, '={{ { error: "invalid_request", problems: $json.completeness.failed } }}'),
+	[2, 0.5],
+);
+w.node('Ensure outcome table', T.dataTable, ensureTable(TABLE, COLUMNS), [2, 0], {
+	onError: 'continueRegularOutput',
+});
 w.node(
 	'Jobs from the request',
 	T.code,
 	{
-		jsCode: `// One item per job: {"jobs": [...]} or a single job as the body.
-const body = $('POST /ai/rabbitmq/jobs').first().json.body ?? {};
-const jobs = Array.isArray(body.jobs) ? body.jobs : [body];
+		jsCode: `// One item per job of {"jobs": [...]}; a job without text fails in the AI Call and goes to a person.
+const { jobs } = $('POST /ai/rabbitmq/jobs').first().json.body;
 return jobs.map((job, i) => ({
   json: {
-    jobId: String(job.jobId ?? \`\${$execution.id}-\${i + 1}\`),
-    text: String(job.text ?? ''),
+    jobId: String(job?.jobId ?? \`\${$execution.id}-\${i + 1}\`),
+    text: String(job?.text ?? ''),
     submittedAt: new Date().toISOString(),
   },
   pairedItem: { item: 0 },
 }));`,
 	},
-	[2, 0],
+	[3, 0],
 );
-w.node(`Publish to ${QUEUE}`, T.rabbitmq, { queue: QUEUE, options: { durable: true } }, [3, 0], {
+w.node(`Publish to ${QUEUE}`, T.rabbitmq, { queue: QUEUE, options: persistent }, [4, 0], {
 	credentials: RABBITMQ_CREDENTIAL,
 });
 w.node(
@@ -81,7 +103,7 @@ w.node(
 		202,
 		'={{ { accepted: $("Jobs from the request").all().length, jobIds: $("Jobs from the request").all().map(j => j.json.jobId) } }}',
 	),
-	[4, 0],
+	[5, 0],
 	{ executeOnce: true },
 );
 
@@ -96,12 +118,39 @@ w.node(
 			durable: true,
 			acknowledge: 'executionFinishesSuccessfully',
 			parallelMessages: 5,
-			jsonParseBody: true,
-			onlyContent: true,
 		},
 	},
 	[0, 1.3],
 	{ credentials: RABBITMQ_CREDENTIAL },
+);
+w.node('Ensure outcome table (worker)', T.dataTable, ensureTable(TABLE, COLUMNS), [1, 1.3], {
+	onError: 'continueRegularOutput',
+});
+w.node(
+	'Job from the message',
+	T.code,
+	{
+		jsCode: `// Parsed here rather than in the trigger: a message that is not a job goes to a person
+// (an empty text fails in the AI Call without a call) instead of stalling the worker.
+const raw = String($('${QUEUE}').first().json.content ?? '');
+let job;
+try {
+  job = JSON.parse(raw);
+} catch {
+  job = undefined;
+}
+if (!job || typeof job !== 'object')
+  return [{ json: { jobId: \`invalid-message-\${$execution.id}\`, text: '', invalidMessage: raw.slice(0, 500) } }];
+return [{
+  json: {
+    jobId: String(job.jobId ?? \`message-\${$execution.id}\`),
+    text: String(job.text ?? ''),
+    submittedAt: job.submittedAt ?? null,
+    fallback: { queueAttempts: Number(job.fallback?.queueAttempts ?? 0) },
+  },
+}];`,
+	},
+	[2, 1.3],
 );
 w.node(
 	'Process job (AI Call)',
@@ -113,7 +162,7 @@ w.node(
 		timeoutPreset: 'batch',
 		options: { maxRetries: 1, baseDelayMs: 500 },
 	},
-	[1, 1.3],
+	[3, 1.3],
 	{ credentials: AI_CREDENTIAL },
 );
 /** Upserts the job's outcome by its id (a redelivered job updates its row). */
@@ -136,7 +185,7 @@ const record = (name, outcome, detail, pos, job = '$json') =>
 		},
 		pos,
 	);
-record('Record processed', 'processed', '={{ $json.ai.text }}', [2, 1]);
+record('Record processed', 'processed', '={{ $json.ai.text }}', [4, 1]);
 const transient = [
 	'rate_limited',
 	'overloaded',
@@ -168,13 +217,17 @@ w.node(
 		drillStrategies: 'queue, human',
 		options: { maxRequeues: 3, queueBaseSeconds: 2, queueMaxSeconds: 10 },
 	},
-	[2, 1.7],
+	[4, 1.7],
 );
 w.node(
 	'Wait for the backoff',
 	T.wait,
-	{ amount: '={{ Math.max(1, Math.ceil($json.fallback.retryInMs / 1000)) }}', unit: 'seconds' },
-	[3, 1.4],
+	// under 65 s, so the execution (and the unacknowledged message) stays in this worker slot
+	{
+		amount: '={{ Math.min(60, Math.max(1, Math.ceil($json.fallback.retryInMs / 1000))) }}',
+		unit: 'seconds',
+	},
+	[5, 1.4],
 	{ webhookId: uuid('async-queue-rabbitmq/wait') },
 );
 w.node(
@@ -185,18 +238,22 @@ w.node(
 		sendInputData: false,
 		message:
 			'={{ JSON.stringify({ jobId: $json.jobId, text: $json.text, submittedAt: $json.submittedAt, fallback: { queueAttempts: $json.fallback.queueAttempts } }) }}',
-		options: { durable: true },
+		options: persistent,
 	},
-	[4, 1.4],
+	[6, 1.4],
 	{ credentials: RABBITMQ_CREDENTIAL },
 );
-record('Record human', 'human', '={{ $json.fallback.reason }}', [3, 2]);
+record('Record human', 'human', '={{ $json.fallback.reason }}', [5, 2]);
 
-w.connect('POST /ai/rabbitmq/jobs', 'Ensure outcome table');
+w.connect('POST /ai/rabbitmq/jobs', 'Check request');
+w.connect('Check request', 'Ensure outcome table', 0);
+w.connect('Check request', 'Respond 400', 1);
 w.connect('Ensure outcome table', 'Jobs from the request');
 w.connect('Jobs from the request', `Publish to ${QUEUE}`);
 w.connect(`Publish to ${QUEUE}`, 'Respond 202');
-w.connect(QUEUE, 'Process job (AI Call)');
+w.connect(QUEUE, 'Ensure outcome table (worker)');
+w.connect('Ensure outcome table (worker)', 'Job from the message');
+w.connect('Job from the message', 'Process job (AI Call)');
 w.connect('Process job (AI Call)', 'Record processed', 0);
 w.connect('Process job (AI Call)', 'Retry or a person?', 1);
 // Cached and Degraded are not in these rules; wired to a person all the same, so no item is dropped.

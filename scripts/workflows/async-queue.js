@@ -39,9 +39,10 @@ w.note(
 	`### To adopt
 1. Pick your **AI Service** credential, model and prompt in **Summarize (AI Call)**.
 2. Set the freshness thresholds your data allows in **Is the data fresh?**.
-3. The table **${TABLE}** is created on the first request (**Ensure jobs table**, "Reuse Existing Tables"); its columns are text.
+3. The table **${TABLE}** is created on the first request (**Ensure jobs table**, "Reuse Existing Tables"); its columns are text. **Delete old jobs** keeps 30 days: n8n caps all Data Tables together at 200 MB (\`N8N_DATA_TABLES_MAX_SIZE_BYTES\`).
 4. The GET path is \`ai/jobs/:id\`: n8n serves paths with a parameter under the node's webhook ID, which this sample sets to \`ai\`. A copy of the node gets a new ID: read the URL from the node.
-5. Callbacks go to any URL the caller names: in production, allow-list the hosts in **Has callback?**.`,
+5. The webhooks are open to anyone who can reach n8n: set **Authentication** (e.g. Header Auth) on both before exposing them. Job ids are random UUIDs, not guessable.
+6. Callbacks go to any URL the caller names (redirects are not followed): in production, allow-list the hosts in **Has callback?** and sign the body.`,
 	[3.8, -2],
 	[4.4, 2.2],
 );
@@ -65,6 +66,12 @@ w.node('Ensure jobs table', T.dataTable, ensureTable(TABLE, COLUMNS), [2, 0.6], 
 	// Two first requests at once may both try to create it: the second one's error is harmless.
 	onError: 'continueRegularOutput',
 });
+w.node(
+	'Make job id',
+	T.crypto,
+	{ action: 'generate', dataPropertyName: 'jobId', encodingType: 'uuid' },
+	[2.6, 0.6],
+);
 const job = '$("Check job").first().json.body';
 w.node(
 	'New job',
@@ -73,7 +80,7 @@ w.node(
 		F,
 		'New job',
 		{
-			jobId: ['string', '={{ "job-" + $execution.id }}'],
+			jobId: ['string', '={{ "job-" + $json.jobId }}'],
 			status: ['string', 'queued'],
 			text: ['string', `={{ ${job}.text }}`],
 			asOf: ['string', `={{ ${job}.asOf ?? "" }}`],
@@ -81,7 +88,7 @@ w.node(
 		},
 		false,
 	),
-	[3, 0.6],
+	[3.3, 0.6],
 );
 w.node(
 	'Insert job',
@@ -162,7 +169,10 @@ mark(
 mark(
 	'Mark stale',
 	'rejected_stale',
-	{ error: '={{ "data too old: " + $json.freshness.age }}' },
+	{
+		error:
+			'={{ "stale data: " + $json.freshness.reason + ($json.freshness.age ? " (age " + $json.freshness.age + ")" : "") }}',
+	},
 	[8, 1.2],
 );
 w.node(
@@ -181,7 +191,7 @@ w.node(
 		specifyBody: 'json',
 		jsonBody:
 			'={{ JSON.stringify({ jobId: $json.jobId, status: $json.status, result: $json.result, error: $json.error }) }}',
-		options: { timeout: 10000 },
+		options: { timeout: 10000, redirect: { redirect: { followRedirects: false } } },
 	},
 	[10, 0.4],
 	// A receiver that is down must not turn a finished job into a failed execution.
@@ -226,10 +236,42 @@ w.node(
 	[3, 2.5],
 );
 
+// Nightly: keep 30 days of jobs.
+w.node(
+	'Every night',
+	T.schedule,
+	{ rule: { interval: [{ field: 'days', triggerAtHour: 3 }] } },
+	[0, 3.1],
+);
+w.node(
+	'Delete old jobs',
+	T.dataTable,
+	{
+		resource: 'row',
+		operation: 'deleteRows',
+		dataTableId: table(TABLE),
+		matchType: 'allConditions',
+		filters: {
+			conditions: [
+				{
+					keyName: 'createdAt',
+					condition: 'lt',
+					keyValue: '={{ $now.minus({ days: 30 }).toISO() }}',
+				},
+			],
+		},
+		options: {},
+	},
+	[1, 3.1],
+	// no table yet: nothing to delete
+	{ onError: 'continueRegularOutput' },
+);
+
 w.connect('POST /ai/jobs', 'Check job');
 w.connect('Check job', 'Ensure jobs table', 0);
 w.connect('Check job', 'Respond 400', 1);
-w.connect('Ensure jobs table', 'New job');
+w.connect('Ensure jobs table', 'Make job id');
+w.connect('Make job id', 'New job');
 w.connect('New job', 'Insert job');
 w.connect('Insert job', 'Respond 202');
 w.connect('Respond 202', 'Is the data fresh?');
@@ -242,6 +284,7 @@ for (const m of ['Mark done', 'Mark failed', 'Mark stale']) w.connect(m, 'Has ca
 w.connect('Has callback?', 'Notify callback', 0);
 w.connect('Has callback?', 'No callback', 1);
 w.connect('GET /ai/jobs/:id', 'Find job');
+w.connect('Every night', 'Delete old jobs');
 w.connect('Find job', 'Found?');
 w.connect('Found?', 'Respond 200', 0);
 w.connect('Found?', 'Respond 404', 1);

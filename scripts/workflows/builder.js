@@ -24,6 +24,7 @@ const T = {
 	rabbitmq: ['n8n-nodes-base.rabbitmq', 1.2],
 	rabbitmqTrigger: ['n8n-nodes-base.rabbitmqTrigger', 1],
 	stopAndError: ['n8n-nodes-base.stopAndError', 1],
+	crypto: ['n8n-nodes-base.crypto', 2],
 	sticky: ['n8n-nodes-base.stickyNote', 1],
 	aiCall: [`${PACKAGE}.aiCall`, 1],
 	completenessCheck: [`${PACKAGE}.completenessCheck`, 1],

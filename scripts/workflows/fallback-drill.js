@@ -30,7 +30,8 @@ w.note(
 	`### To adopt
 1. Copy your production AI Call and Fallback Router settings into **Warm up**, **Simulated outage** and **Fallback Router** (same model, prompt, store and cache namespace), so the drill exercises what production runs.
 2. Connect each **Reached …** node to what that branch does in production (your queue, ticket system, degraded template) in a test mode.
-3. Set an error workflow in the workflow settings to hear about a failed drill.`,
+3. Set an error workflow in the workflow settings to hear about a failed drill.
+4. Each run makes one real AI call: protect **GET /ai/drill** with **Authentication** or remove that trigger.`,
 	[3.6, -2],
 	[4, 2],
 );

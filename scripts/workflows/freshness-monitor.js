@@ -9,7 +9,7 @@ w.note(
 	`## Freshness monitor
 An AI that answers from a search index answers from **stale data** when the indexer silently stops. This checks every 15 minutes when the index last updated and alerts when it is older than 1 hour (warn) or 6 hours (stale).
 
-**GET /webhook/ai/freshness** runs the check now and answers with its result.
+**GET /webhook/ai/freshness** runs the check now and answers with its result (an unreachable status endpoint is alerted too).
 
 By default it reads the simulator's stand-in index (\`${SIM}/_sim/index-status\`) and alerts to its inbox (\`${SIM}/_sim/inbox/alerts\`).`,
 	[-1, -1.8],
@@ -21,7 +21,8 @@ w.note(
 	`### To adopt
 1. In **Settings**, set \`statusUrl\` to your index's status endpoint (or replace **Read index status** with a Postgres node: \`SELECT max(updated_at) AS "lastUpdatedAt" FROM documents\`).
 2. Set \`alertUrl\` to your alert webhook (Slack, Teams, PagerDuty) or replace **Send alert**.
-3. Set the thresholds in **Is the index fresh?** to your indexer's schedule.`,
+3. Set the thresholds in **Is the index fresh?** to your indexer's schedule.
+4. Alerts repeat on every run while the index is late. To alert once per state, put an **Idempotency Guard** (Claim, key \`{{ $json.alert.index + ':' + $json.alert.status }}\`) before **Send alert** and Complete it with the retention you want between reminders.`,
 	[3.4, -1.8],
 	[3.8, 1.8],
 );
@@ -53,6 +54,8 @@ w.node(
 	T.httpRequest,
 	{ url: '={{ $json.statusUrl }}', options: { timeout: 10000 } },
 	[2, 0.35],
+	// an unreachable status endpoint is itself worth an alert
+	{ onError: 'continueErrorOutput' },
 );
 w.node(
 	'Is the index fresh?',
@@ -64,21 +67,39 @@ w.node(
 			errorAfter: { count: 6, period: 'hour' },
 		},
 	},
-	[3, 0.35],
+	[3, 0.2],
 );
 w.node(
-	'Send alert',
-	T.httpRequest,
-	{
-		method: 'POST',
-		url: '={{ $("Settings").first().json.alertUrl }}',
-		sendBody: true,
-		specifyBody: 'json',
-		jsonBody:
-			'={{ JSON.stringify({ text: `Index ${$json.index} is ${$json.freshness.status}: last updated ${$json.freshness.age} ago (${$json.freshness.timestamp})`, index: $json.index, status: $json.freshness.status, age: $json.freshness.age, lastUpdatedAt: $json.freshness.timestamp }) }}',
-		options: { timeout: 10000 },
-	},
-	[4, 0.7],
+	'Alert',
+	T.set,
+	assignments(
+		F,
+		'Alert',
+		{
+			alert: [
+				'object',
+				'={{ { text: `Index ${$json.index} is ${$json.freshness.status}: last updated ${$json.freshness.age} ago (${$json.freshness.timestamp})`, index: $json.index, status: $json.freshness.status, age: $json.freshness.age, lastUpdatedAt: $json.freshness.timestamp } }}',
+			],
+		},
+		false,
+	),
+	[4, 0.5],
+);
+w.node(
+	'Alert (status unreachable)',
+	T.set,
+	assignments(
+		F,
+		'Alert (status unreachable)',
+		{
+			alert: [
+				'object',
+				'={{ { text: "Index status could not be read: " + ($json.error?.message ?? JSON.stringify($json.error)), status: "unknown" } }}',
+			],
+		},
+		false,
+	),
+	[4, 0.9],
 );
 w.node(
 	'Respond (fresh)',
@@ -89,23 +110,37 @@ w.node(
 	),
 	[4, 0],
 );
+// Answer first (a schedule run has no caller), then send: a failing alert hook fails the execution.
 w.node(
 	'Respond (alerted)',
 	T.respond,
-	respond(
-		200,
-		'={{ { index: $("Is the index fresh?").item.json.index, status: $("Is the index fresh?").item.json.freshness.status, age: $("Is the index fresh?").item.json.freshness.age, alerted: true } }}',
-	),
+	respond(200, '={{ { ...$json.alert, alerted: true } }}'),
 	[5, 0.7],
+);
+w.node(
+	'Send alert',
+	T.httpRequest,
+	{
+		method: 'POST',
+		url: '={{ $("Settings").first().json.alertUrl }}',
+		sendBody: true,
+		specifyBody: 'json',
+		jsonBody: '={{ JSON.stringify($json.alert) }}',
+		options: { timeout: 10000 },
+	},
+	[6, 0.7],
 );
 
 w.connect('Every 15 minutes', 'Settings');
 w.connect('GET /ai/freshness', 'Settings');
 w.connect('Settings', 'Read index status');
-w.connect('Read index status', 'Is the index fresh?');
+w.connect('Read index status', 'Is the index fresh?', 0);
+w.connect('Read index status', 'Alert (status unreachable)', 1);
 w.connect('Is the index fresh?', 'Respond (fresh)', 0);
-w.connect('Is the index fresh?', 'Send alert', 1);
-w.connect('Is the index fresh?', 'Send alert', 2);
-w.connect('Send alert', 'Respond (alerted)');
+w.connect('Is the index fresh?', 'Alert', 1);
+w.connect('Is the index fresh?', 'Alert', 2);
+w.connect('Alert', 'Respond (alerted)');
+w.connect('Alert (status unreachable)', 'Respond (alerted)');
+w.connect('Respond (alerted)', 'Send alert');
 
 module.exports = w;

@@ -11,7 +11,7 @@ A caller waits for the answer (a chat box, a form, another service).
 **POST /webhook/ai/sync** \`{"question": "..."}\`
 - **200** the AI's answer
 - **200** + header \`X-Fallback: cached | degraded\` when the AI failed and a last good or degraded answer stands in
-- **503** + \`Retry-After\` when the service is overloaded: try again later
+- **503** + \`Retry-After\` when the service is rate limited or overloaded and no last good answer exists: try again later
 - **202** when a person has to answer (the request cannot succeed as it is)
 - **400** when the request misses the question
 
@@ -26,7 +26,8 @@ w.note(
 1. Pick your **AI Service** credential and model in **Answer (AI Call)**.
 2. Edit the system prompt and the request rules in **Check request**.
 3. For n8n queue mode on many hosts, set **Store** to Redis or Postgres in the AI Call *and* the Fallback Router (they share the last good answers).
-4. Replace **Hand over to a person** with your ticket or chat hand-off.`,
+4. Replace **Hand over to a person** with your ticket or chat hand-off.
+5. The webhook is open to anyone who can reach n8n, and every request costs an AI call: set **Authentication** (e.g. Header Auth) on it before exposing it.`,
 	[3.4, -1.7],
 	[3.6, 1.9],
 );

@@ -37,7 +37,8 @@ A system sends documents and retries when it does not hear back, so **the same d
 - **422** the key was used for a different document
 - **400** no \`Idempotency-Key\` header
 - **202** the document misses sections or is unreadable: a person reviews it
-- **503** + \`Retry-After\` the AI failed; the key is released so the retry runs`,
+- **503** + \`Retry-After\` the AI failed for now (rate limit, overload, timeout…); the key is released so the retry runs
+- **202** also when the AI cannot handle the document (content filter, too long…): a retry would fail the same way`,
 	[-1, -2],
 	[4.4, 2.2],
 	5,
@@ -48,8 +49,9 @@ w.note(
 1. Pick your **AI Service** credential and models in **Classify** and **Enrich**.
 2. Set the sections your documents must have in **Check sections**.
 3. Replace the three **File under …** nodes with your systems (finance, legal, a default inbox), and **Store document** (the Data Table \`${TABLE}\`, created on the first delivery) with your system of record.
-4. In n8n queue mode with workers on many hosts, set **Store** to Redis or Postgres in **all three** Idempotency Guard nodes (Claim, Complete, Release).
-5. Concurrent duplicates wait up to 20 s (**Wait 1 s** + **Still running?**) for the first delivery's result; set that to how long the pipeline takes.`,
+4. In n8n queue mode with workers on many hosts, set **Store** to Redis or Postgres in **all four** Idempotency Guard nodes (Claim, Complete and both Release).
+5. Concurrent duplicates wait up to 20 s (**Wait 1 s** + **Still running?**) for the first delivery's result; set that to how long the pipeline takes.
+6. The webhook is open to anyone who can reach n8n: set **Authentication** (e.g. Header Auth) on it before exposing it.`,
 	[3.6, -2],
 	[4.2, 2.2],
 );
@@ -235,20 +237,27 @@ w.node(
 );
 w.node('Respond 200', T.respond, respond(200, `={{ ${built}.response }}`), [13, 0]);
 
-// Incomplete documents: release the key (a corrected document may come with the same key).
-w.node('Release key (incomplete)', T.idempotencyGuard, { operation: 'release' }, [6, 0.9]);
+// Incomplete documents and AI failures a retry cannot fix: release the key (a corrected
+// document may come with the same key) and hand over to a person.
+w.node('Release key (needs a person)', T.idempotencyGuard, { operation: 'release' }, [6, 0.9]);
 w.node('Human review', T.noOp, {}, [7, 0.9]);
 w.node(
 	'Respond 202 (review)',
 	T.respond,
 	respond(
 		202,
-		'={{ { status: "needs_review", documentId: $json.documentId, problems: $json.completeness.failed } }}',
+		'={{ { status: "needs_review", documentId: $json.documentId, reason: $json.error ? $json.error.class : "incomplete", problems: $json.completeness.failed } }}',
 	),
 	[8, 0.9],
 );
 // AI failures: release the key so the sender's retry runs the pipeline again.
-w.node('Release key (AI failed)', T.idempotencyGuard, { operation: 'release' }, [8, 1.6]);
+w.node(
+	'Retry may help?',
+	T.if,
+	condition(F, 'Retry may help?', '={{ $json.error.retryable }}', 'true', 'boolean'),
+	[8, 1.6],
+);
+w.node('Release key (AI failed)', T.idempotencyGuard, { operation: 'release' }, [9, 1.5]);
 w.node(
 	'Respond 503 (retry)',
 	T.respond,
@@ -257,7 +266,7 @@ w.node(
 		'={{ { error: "ai_unavailable", class: $json.error.class, message: "Retry later with the same Idempotency-Key." } }}',
 		{ 'Retry-After': '30' },
 	),
-	[9, 1.6],
+	[10, 1.5],
 );
 
 // Claim outcomes other than New.
@@ -309,13 +318,16 @@ w.connect('Still running?', 'Claim key', 0);
 w.connect('Still running?', 'Respond 409 (in progress)', 1);
 w.connect('Extract document', 'Check sections');
 w.connect('Check sections', 'Classify (AI Call)', 0);
-w.connect('Check sections', 'Release key (incomplete)', 1);
-w.connect('Release key (incomplete)', 'Human review');
+w.connect('Check sections', 'Release key (needs a person)', 1);
+w.connect('Release key (needs a person)', 'Human review');
 w.connect('Human review', 'Respond 202 (review)');
 w.connect('Classify (AI Call)', 'Enrich (AI Call)', 0);
-w.connect('Classify (AI Call)', 'Release key (AI failed)', 1);
+w.connect('Classify (AI Call)', 'Retry may help?', 1);
 w.connect('Enrich (AI Call)', 'Route by class', 0);
-w.connect('Enrich (AI Call)', 'Release key (AI failed)', 1);
+w.connect('Enrich (AI Call)', 'Retry may help?', 1);
+w.connect('Retry may help?', 'Release key (AI failed)', 0);
+// A failure that would repeat (content filter, context length, bad output): a person looks at it.
+w.connect('Retry may help?', 'Release key (needs a person)', 1);
 w.connect('Route by class', 'File under finance', 0);
 w.connect('Route by class', 'File under legal', 1);
 w.connect('Route by class', 'File under general', 2);

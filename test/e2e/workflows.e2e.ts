@@ -288,9 +288,9 @@ describe('webhook-pipeline: POST /webhook/ai/documents', () => {
 		expect(sim.counters().requests).toBe(0);
 	});
 
-	it('an AI failure answers 503 and releases the key, so the retry is processed', async () => {
+	it('an AI failure that may pass answers 503 and releases the key, so the retry is processed', async () => {
 		const key = `e2e-retry-${Date.now()}`;
-		sim.setFault('status=400');
+		sim.setFault('status=503');
 		const failed = await send(contract('doc-r'), key);
 		expect(failed.status).toBe(503);
 		expect(failed.headers.get('retry-after')).toBe('30');
@@ -298,6 +298,26 @@ describe('webhook-pipeline: POST /webhook/ai/documents', () => {
 		const retried = await send(contract('doc-r'), key);
 		expect(retried.status).toBe(200);
 		expect(retried.headers.get('idempotent-replayed')).toBeNull();
+	});
+});
+
+describe('webhook-pipeline: failures a retry cannot fix', () => {
+	it('a document the AI refuses (content filter) goes to a person: 202, not 503', async () => {
+		sim.setFault('content-filter');
+		const reply = await call(
+			'POST',
+			'ai/documents',
+			{
+				documentId: 'doc-cf',
+				title: 'Supply agreement',
+				text: '# Summary\nThis contract covers the supply of parts between the parties for two years.\n# Parties\nAcme GmbH and Widget Ltd.\n# Terms\nRenewal each year.',
+			},
+			{ 'idempotency-key': `e2e-cf-${Date.now()}` },
+		);
+		expect(reply.status).toBe(202);
+		expect(reply.body).toEqual(
+			expect.objectContaining({ status: 'needs_review', reason: 'content_filter' }),
+		);
 	});
 });
 
@@ -350,7 +370,7 @@ describe('async-queue: POST /webhook/ai/jobs, GET /webhook/ai/jobs/:id', () => {
 		expect(callback.body).toEqual(
 			expect.objectContaining({
 				status: 'rejected_stale',
-				error: expect.stringMatching(/too old/),
+				error: expect.stringMatching(/^stale data: error_after_exceeded \(age \d+d/),
 			}),
 		);
 		expect(sim.counters().requests).toBe(0);
@@ -372,9 +392,32 @@ describe('freshness-monitor: GET /webhook/ai/freshness', () => {
 		const reply = await call('GET', 'ai/freshness');
 		expect(reply.status).toBe(200);
 		expect(reply.body).toEqual(expect.objectContaining({ index: 'documents', status, alerted }));
-		const alerts = sim.inbox('alerts');
+		// the alert is sent after the answer
+		const alerts = alerted
+			? await eventually('the alert', () => {
+					const got = sim.inbox('alerts');
+					return got.length ? got : undefined;
+				})
+			: sim.inbox('alerts');
 		expect(alerts).toHaveLength(alerted ? 1 : 0);
 		if (alerted) expect(alerts[0].body).toEqual(expect.objectContaining({ status }));
+	});
+
+	it('alerts when the index status cannot be read', async () => {
+		sim.setIndexUpdatedAt(new Date(), { down: true });
+		const reply = await call('GET', 'ai/freshness');
+		expect(reply.status).toBe(200);
+		expect(reply.body).toEqual(expect.objectContaining({ status: 'unknown', alerted: true }));
+		const alerts = await eventually('the alert', () => {
+			const got = sim.inbox('alerts');
+			return got.length ? got : undefined;
+		});
+		expect(alerts).toEqual([
+			expect.objectContaining({
+				body: expect.objectContaining({ text: expect.stringContaining('could not be read') }),
+			}),
+		]);
+		sim.setIndexUpdatedAt(new Date());
 	});
 });
 
@@ -402,6 +445,7 @@ describeWithService('RabbitMQ', rabbitmq, 'async-queue-rabbitmq: producer and wo
 			// every 20th job is refused by the content filter: a person must look at it
 			text: `${(i + 1) % 20 === 0 ? '[[sim: content-filter]] ' : ''}Job ${i + 1}: summarize the order status.`,
 		}));
+		expect((await call('POST', 'ai/rabbitmq/jobs', { jobs: [] })).status).toBe(400);
 		const reply = await call('POST', 'ai/rabbitmq/jobs', { jobs });
 		expect(reply.status).toBe(202);
 		expect(reply.body.accepted).toBe(200);

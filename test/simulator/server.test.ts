@@ -540,6 +540,13 @@ describe('fault injection and counters', () => {
 			body: JSON.stringify({ lastUpdatedAt: 'yesterday-ish' }),
 		});
 		expect(bad.status).toBe(400);
+		await fetch(`${sim.url}/_sim/index-status`, {
+			method: 'PUT',
+			body: JSON.stringify({ down: true }),
+		});
+		expect((await fetch(`${sim.url}/_sim/index-status`)).status).toBe(503);
+		sim.setIndexUpdatedAt(new Date());
+		expect((await fetch(`${sim.url}/_sim/index-status`)).status).toBe(200);
 	});
 
 	it('closing the simulator ends hanging requests', async () => {
