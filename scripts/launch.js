@@ -139,13 +139,13 @@ async function main() {
 	const api = new N8nApi(n8n.url);
 	const owner = await api.setupOwner();
 	const ai = aiService(sim);
-	const aiCredential = await api.createCredential(ai.name, 'aiServiceApi', ai.data);
+	const aiCredential = await api.ensureCredential(ai.name, 'aiServiceApi', ai.data);
 	const credentials = { aiServiceApi: { id: aiCredential.id, name: ai.name } };
 	// RabbitMQ is not an embedded default: its sample is activated only when one answers.
 	const rabbitUrl = new URL(process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
 	const rabbit = await reachable(rabbitUrl.hostname, Number(rabbitUrl.port || 5672));
 	if (rabbit) {
-		const { id } = await api.createCredential('RabbitMQ', 'rabbitmq', {
+		const { id } = await api.ensureCredential('RabbitMQ', 'rabbitmq', {
 			hostname: rabbitUrl.hostname,
 			port: Number(rabbitUrl.port || 5672),
 			username: decodeURIComponent(rabbitUrl.username || 'guest'),

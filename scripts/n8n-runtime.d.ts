@@ -43,6 +43,11 @@ export class N8nApi {
 		type: string,
 		data: Record<string, unknown>,
 	): Promise<{ id: string }>;
+	ensureCredential(
+		name: string,
+		type: string,
+		data: Record<string, unknown>,
+	): Promise<{ id: string }>;
 	testCredential(
 		type: string,
 		data: Record<string, unknown>,

@@ -328,6 +328,14 @@ class N8nApi {
 		return this.public('POST', '/credentials', { name, type, data });
 	}
 
+	/** The credential of that name and type, created with `data` when there is none (a kept user folder). */
+	async ensureCredential(name, type, data) {
+		const existing = (await this.rest('GET', '/credentials')).find(
+			(c) => c.name === name && c.type === type,
+		);
+		return existing ? { id: existing.id } : this.createCredential(name, type, data);
+	}
+
 	/** Saves the credential, then runs n8n's own credential test on it, as the editor's "Test" button does. */
 	async testCredential(type, data) {
 		const name = `test ${type} ${Date.now()}`;
@@ -412,6 +420,8 @@ async function importSamples(
 	const files = readdirSync(dir)
 		.filter((f) => f.endsWith('.json') && (!only || only.includes(f.replace(/\.json$/, ''))))
 		.sort();
+	// Importing again (npm run dev keeps its user folder) replaces the earlier copies.
+	const existing = (await api.public('GET', '/workflows?limit=250')).data;
 	const results = [];
 	for (const file of files) {
 		let text = readFileSync(join(dir, file), 'utf8');
@@ -430,6 +440,19 @@ async function importSamples(
 		}
 		const result = { file, name: workflow.name, active: false };
 		try {
+			for (const old of existing.filter((w) => w.name === workflow.name)) {
+				if (old.active) await api.public('POST', `/workflows/${old.id}/deactivate`);
+				// deactivation finishes in the background: n8n answers 409 until it has
+				for (let attempt = 0; ; attempt++) {
+					try {
+						await api.public('DELETE', `/workflows/${old.id}`);
+						break;
+					} catch (error) {
+						if (!/→ 409/.test(error.message) || attempt >= 50) throw error;
+						await new Promise((r) => setTimeout(r, 200));
+					}
+				}
+			}
 			const created = await api.importWorkflow(workflow, { activate: false });
 			result.id = created.id;
 			if (activate(file)) {
