@@ -6,6 +6,7 @@ const {
 	Workflow,
 	uuid,
 	webhook,
+	condition,
 	respond,
 	table,
 	tableColumns,
@@ -26,7 +27,7 @@ A producer publishes jobs; a worker takes at most **5 at a time** (parallel limi
 
 Every job ends in the Data Table **${TABLE}** as \`processed\` or \`human\`:
 - AI failures that may pass (rate limit, overload, 5xx, timeout, network, circuit open) go back to **${QUEUE}** after a backoff, up to 3 times;
-- the rest, jobs re-queued 3 times and messages that are not a job are recorded as \`human\`: the table is the review list.`,
+- the rest, jobs re-queued 3 times, jobs without text and messages that are not a job are recorded as \`human\`: the table is the review list.`,
 	[-1, -2.1],
 	[4.6, 2.3],
 	5,
@@ -80,7 +81,7 @@ w.node(
 	'Jobs from the request',
 	T.code,
 	{
-		jsCode: `// One item per job of {"jobs": [...]}; a job without text fails in the AI Call and goes to a person.
+		jsCode: `// One item per job of {"jobs": [...]}; the worker sends a job without text to a person.
 const { jobs } = $('POST /ai/rabbitmq/jobs').first().json.body;
 return jobs.map((job, i) => ({
   json: {
@@ -131,7 +132,7 @@ w.node(
 	T.code,
 	{
 		jsCode: `// Parsed here rather than in the trigger: a message that is not a job goes to a person
-// (an empty text fails in the AI Call without a call) instead of stalling the worker.
+// (field "problem") instead of stalling the worker.
 const raw = String($('${QUEUE}').first().json.content ?? '');
 let job;
 try {
@@ -140,17 +141,25 @@ try {
   job = undefined;
 }
 if (!job || typeof job !== 'object')
-  return [{ json: { jobId: \`invalid-message-\${$execution.id}\`, text: '', invalidMessage: raw.slice(0, 500) } }];
+  return [{ json: { jobId: \`invalid-message-\${$execution.id}\`, problem: 'not a job: ' + raw.slice(0, 200) } }];
+const text = String(job.text ?? '').trim();
 return [{
   json: {
     jobId: String(job.jobId ?? \`message-\${$execution.id}\`),
-    text: String(job.text ?? ''),
+    text,
     submittedAt: job.submittedAt ?? null,
     fallback: { queueAttempts: Number(job.fallback?.queueAttempts ?? 0) },
+    ...(text ? {} : { problem: 'the job has no text' }),
   },
 }];`,
 	},
 	[2, 1.3],
+);
+w.node(
+	'Is it a job?',
+	T.if,
+	condition(w.file, 'Is it a job?', '={{ $json.problem }}', 'empty'),
+	[3, 1.3],
 );
 w.node(
 	'Process job (AI Call)',
@@ -162,7 +171,7 @@ w.node(
 		timeoutPreset: 'batch',
 		options: { maxRetries: 1, baseDelayMs: 500 },
 	},
-	[3, 1.3],
+	[4, 1.3],
 	{ credentials: AI_CREDENTIAL },
 );
 /** Upserts the job's outcome by its id (a redelivered job updates its row). */
@@ -185,7 +194,7 @@ const record = (name, outcome, detail, pos, job = '$json') =>
 		},
 		pos,
 	);
-record('Record processed', 'processed', '={{ $json.ai.text }}', [4, 1]);
+record('Record processed', 'processed', '={{ $json.ai.text }}', [5, 1]);
 const transient = [
 	'rate_limited',
 	'overloaded',
@@ -217,7 +226,7 @@ w.node(
 		drillStrategies: 'queue, human',
 		options: { maxRequeues: 3, queueBaseSeconds: 2, queueMaxSeconds: 10 },
 	},
-	[4, 1.7],
+	[5, 1.7],
 );
 w.node(
 	'Wait for the backoff',
@@ -227,7 +236,7 @@ w.node(
 		amount: '={{ Math.min(60, Math.max(1, Math.ceil($json.fallback.retryInMs / 1000))) }}',
 		unit: 'seconds',
 	},
-	[5, 1.4],
+	[6, 1.4],
 	{ webhookId: uuid('async-queue-rabbitmq/wait') },
 );
 w.node(
@@ -240,10 +249,10 @@ w.node(
 			'={{ JSON.stringify({ jobId: $json.jobId, text: $json.text, submittedAt: $json.submittedAt, fallback: { queueAttempts: $json.fallback.queueAttempts } }) }}',
 		options: persistent,
 	},
-	[6, 1.4],
+	[7, 1.4],
 	{ credentials: RABBITMQ_CREDENTIAL },
 );
-record('Record human', 'human', '={{ $json.fallback.reason }}', [5, 2]);
+record('Record human', 'human', '={{ $json.problem ?? $json.fallback.reason }}', [6, 2.1]);
 
 w.connect('POST /ai/rabbitmq/jobs', 'Check request');
 w.connect('Check request', 'Ensure outcome table', 0);
@@ -253,7 +262,9 @@ w.connect('Jobs from the request', `Publish to ${QUEUE}`);
 w.connect(`Publish to ${QUEUE}`, 'Respond 202');
 w.connect(QUEUE, 'Ensure outcome table (worker)');
 w.connect('Ensure outcome table (worker)', 'Job from the message');
-w.connect('Job from the message', 'Process job (AI Call)');
+w.connect('Job from the message', 'Is it a job?');
+w.connect('Is it a job?', 'Process job (AI Call)', 0);
+w.connect('Is it a job?', 'Record human', 1);
 w.connect('Process job (AI Call)', 'Record processed', 0);
 w.connect('Process job (AI Call)', 'Retry or a person?', 1);
 // Cached and Degraded are not in these rules; wired to a person all the same, so no item is dropped.

@@ -13,6 +13,7 @@ import {
 } from '../../scripts/n8n-runtime';
 import { startSimulator, type Simulator } from '../../simulator';
 import { describeWithService, reachable } from '../stores/backends';
+import amqp from 'amqplib';
 
 // The sample workflows, as a user imports them, in a real n8n with the package from its npm
 // tarball, driven over HTTP against the simulator.
@@ -474,4 +475,30 @@ describeWithService('RabbitMQ', rabbitmq, 'async-queue-rabbitmq: producer and wo
 		// the worker's parallel limit (5) is the most calls the AI saw at once
 		expect(counters.peakInFlight).toBeLessThanOrEqual(5);
 	}, 300_000);
+
+	it('a message that is not a job goes to a person instead of stalling the worker', async () => {
+		const connection = await amqp.connect(`amqp://guest:guest@${RABBITMQ.host}:${RABBITMQ.port}`);
+		try {
+			const channel = await connection.createChannel();
+			const marker = `not-a-job-${Date.now()}`;
+			channel.sendToQueue('ai-jobs', Buffer.from(marker), { persistent: true });
+			await channel.close();
+			const row = await eventually('the outcome of the bad message', async () =>
+				(await tableRows('ai_queue_outcomes')).find(
+					(r) =>
+						String(r.jobId).startsWith('invalid-message-') &&
+						Date.parse(r.createdAt) > Date.now() - 60_000,
+				),
+			);
+			expect(row).toEqual(
+				expect.objectContaining({
+					outcome: 'human',
+					detail: `not a job: ${marker}`,
+				}),
+			);
+			expect(sim.counters().requests).toBe(0); // an empty job makes no AI call
+		} finally {
+			await connection.close();
+		}
+	});
 });
