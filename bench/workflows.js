@@ -16,6 +16,7 @@ const {
 	startN8n,
 	N8nApi,
 	importSamples,
+	webhooksServed,
 	REPO_ROOT,
 } = require('../scripts/n8n-runtime');
 
@@ -97,10 +98,12 @@ async function measure(base, request, { inFlight = 1 } = {}) {
 async function main() {
 	const { startSimulator } = require(join(REPO_ROOT, 'dist/simulator'));
 	const userFolder = mkdtempSync(join(tmpdir(), 'n8n-bench-'));
-	await installPackage(userFolder, { mode: 'pack' });
-	const sim = await startSimulator({ apiKeys: ['sim-key'] });
-	const n8n = await startN8n({ userFolder });
+	let sim;
+	let n8n;
 	try {
+		await installPackage(userFolder, { mode: 'pack' });
+		sim = await startSimulator({ apiKeys: ['sim-key'] });
+		n8n = await startN8n({ userFolder });
 		const api = new N8nApi(n8n.url);
 		await api.setupOwner();
 		const ai = await api.createCredential('AI Service', 'aiServiceApi', {
@@ -108,13 +111,15 @@ async function main() {
 			baseUrl: sim.baseUrl,
 			apiKey: 'sim-key',
 		});
-		await importSamples(api, {
+		const imported = await importSamples(api, {
 			credentials: { aiServiceApi: { id: ai.id, name: 'AI Service' } },
 			simUrl: sim.url,
 			only: ['sync-request-response', 'webhook-pipeline', 'async-queue'],
 		});
+		for (const w of imported)
+			if (w.error || !w.active) throw new Error(`${w.file}: ${w.error ?? 'not active'}`);
 		await api.importWorkflow(BASELINE, { activate: true });
-		await new Promise((r) => setTimeout(r, 1000));
+		await webhooksServed(n8n.url, BASELINE);
 
 		const run = Date.now().toString(36);
 		const cases = [
@@ -175,8 +180,8 @@ async function main() {
 			`${JSON.stringify({ requests: N, node: process.version, results }, null, 2)}\n`,
 		);
 	} finally {
-		await n8n.stop();
-		await sim.close();
+		await n8n?.stop();
+		await sim?.close();
 		rmSync(userFolder, { recursive: true, force: true });
 	}
 }

@@ -94,6 +94,7 @@ async function tour(base, sim, rabbitActive) {
 			callbackUrl: `${sim.url}/_sim/inbox/callbacks`,
 		}),
 	);
+	// the job runs after its 202: wait up to 15 s for the callback
 	for (let i = 0; i < 60 && !sim.inbox('callbacks').length; i++)
 		await new Promise((r) => setTimeout(r, 250));
 	out(`  callback received: ${JSON.stringify(sim.inbox('callbacks')[0]?.body ?? 'none yet')}`);
@@ -163,7 +164,7 @@ async function main() {
 	out('\nSample workflows:');
 	for (const w of imported)
 		out(
-			`  ${w.file.padEnd(30)} ${w.error ? `NOT IMPORTED: ${w.error}` : w.active ? 'active' : 'imported, inactive (no RabbitMQ at 127.0.0.1:5672)'}`,
+			`  ${w.file.padEnd(30)} ${w.error ? `NOT IMPORTED: ${w.error}` : w.active ? 'active' : `imported, inactive (no RabbitMQ at ${rabbitUrl.host})`}`,
 		);
 
 	if (!dev) await tour(n8n.url, sim, rabbit);

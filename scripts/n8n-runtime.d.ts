@@ -78,3 +78,9 @@ export function importSamples(
 		activate?: (file: string) => boolean;
 	},
 ): Promise<ImportedSample[]>;
+/** Resolves once n8n serves every Webhook node of an activated workflow. */
+export function webhooksServed(
+	url: string,
+	workflow: { nodes: Array<Record<string, unknown>> },
+	timeoutMs?: number,
+): Promise<void>;

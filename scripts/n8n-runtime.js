@@ -172,12 +172,9 @@ function freePort() {
 }
 
 /**
- * Starts `n8n start` with the given user folder; resolves when /healthz/readiness answers.
- * Returns { url, pid, stop(), logFile, logTail() }. n8n's output goes to a log file.
- */
-/**
  * Starts `n8n start` (or `n8n worker` with command 'worker': then `port` is its health check port)
- * and resolves when it is ready. Its output goes to <userFolder>/n8n[-worker-<port>].log.
+ * and resolves when /healthz/readiness answers. Returns { url, pid, stop(), logFile, logTail() };
+ * n8n's output goes to <userFolder>/n8n[-worker-<port>].log.
  */
 async function startN8n({
 	userFolder,
@@ -328,12 +325,14 @@ class N8nApi {
 		return this.public('POST', '/credentials', { name, type, data });
 	}
 
-	/** The credential of that name and type, created with `data` when there is none (a kept user folder). */
+	/** The credential of that name and type with `data`: updated when it exists (a kept user folder), else created. */
 	async ensureCredential(name, type, data) {
 		const existing = (await this.rest('GET', '/credentials')).find(
 			(c) => c.name === name && c.type === type,
 		);
-		return existing ? { id: existing.id } : this.createCredential(name, type, data);
+		if (!existing) return this.createCredential(name, type, data);
+		await this.rest('PATCH', `/credentials/${existing.id}`, { name, type, data });
+		return { id: existing.id };
 	}
 
 	/** Saves the credential, then runs n8n's own credential test on it, as the editor's "Test" button does. */
@@ -403,7 +402,7 @@ const STATEFUL = ['aiCall', 'fallbackRouter', 'idempotencyGuard'].map(
 );
 
 /** Where the sample workflows expect the simulator (scripts/workflows/builder.js). */
-const SAMPLE_SIM_URL = 'http://127.0.0.1:8787';
+const SAMPLE_SIM_URL = require('./workflows/builder').SIM;
 
 /**
  * Imports workflows/*.json (all, or the files named in `only`): credentials the samples name are
@@ -470,6 +469,7 @@ async function importSamples(
 
 module.exports = {
 	importSamples,
+	webhooksServed,
 	SAMPLE_SIM_URL,
 	N8N_VERSION,
 	NODE_VERSION,

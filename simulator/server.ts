@@ -76,7 +76,7 @@ export interface Simulator {
 	baseUrl: string;
 	port: number;
 	counters(): SimulatorCounters;
-	/** Clears the counters and the fail-first state. */
+	/** Clears the counters, the fail-first state and the inbox; the index is updated now and up. */
 	reset(): void;
 	/** Resolves once no request is in flight (e.g. after a client gave up on a hang), or after timeoutMs. */
 	idle(timeoutMs?: number): Promise<void>;
@@ -453,16 +453,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 				});
 			case 'PUT /_sim/index-status':
 				return readBody(req).then((raw) => {
-					const { lastUpdatedAt, down } = JSON.parse(raw || '{}') as {
-						lastUpdatedAt?: string;
-						down?: boolean;
-					};
-					indexDown = down === true;
-					const at = new Date(lastUpdatedAt ?? Date.now());
+					let body: { lastUpdatedAt?: string; down?: boolean };
+					try {
+						body = JSON.parse(raw || '{}') as typeof body;
+					} catch {
+						return sendJson(res, 400, { error: { message: 'the body is not JSON' } });
+					}
+					const at =
+						body.lastUpdatedAt === undefined ? indexUpdatedAt : new Date(body.lastUpdatedAt);
 					if (Number.isNaN(at.getTime()))
 						return sendJson(res, 400, { error: { message: 'lastUpdatedAt is not a date' } });
 					indexUpdatedAt = at;
-					sendJson(res, 200, { lastUpdatedAt: at.toISOString() });
+					indexDown = body.down === true;
+					sendJson(res, 200, { lastUpdatedAt: at.toISOString(), down: indexDown });
 				});
 			case 'GET /_sim/inbox':
 				return sendJson(res, 200, inbox);
@@ -482,6 +485,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 						} catch {
 							// kept as text
 						}
+						// a stand-in for tests and demos: the newest 1,000 entries are enough
+						if (inbox.length >= 1000) inbox.shift();
 						inbox.push({
 							name,
 							at: new Date().toISOString(),
@@ -500,6 +505,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		counters = emptyCounters();
 		counters.inFlight = inFlight;
 		inbox = [];
+		indexUpdatedAt = new Date();
+		indexDown = false;
 		planner.reset();
 	}
 

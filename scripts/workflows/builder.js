@@ -4,7 +4,7 @@
 // a unit test fails when the committed JSON and these sources disagree.
 const { createHash } = require('node:crypto');
 
-const PACKAGE = 'n8n-nodes-ai-patterns';
+const PACKAGE = require('../../package.json').name;
 
 /** Node types and the versions the samples are written for (n8n 2.41.1). */
 const T = {
@@ -96,7 +96,7 @@ class Workflow {
 			nodes: this.nodes,
 			connections: this.connections,
 			settings: { executionOrder: 'v1' },
-			// n8n's own field; the runtime manager activates every workflow that does not say false
+			// imported inactive; activation is the importer's choice (importSamples' `activate`)
 			active: false,
 			meta: { templateCredsSetupCompleted: false, source: PACKAGE },
 		};

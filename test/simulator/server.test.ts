@@ -540,6 +540,8 @@ describe('fault injection and counters', () => {
 			body: JSON.stringify({ lastUpdatedAt: 'yesterday-ish' }),
 		});
 		expect(bad.status).toBe(400);
+		const notJson = await fetch(`${sim.url}/_sim/index-status`, { method: 'PUT', body: '{' });
+		expect(notJson.status).toBe(400);
 		await fetch(`${sim.url}/_sim/index-status`, {
 			method: 'PUT',
 			body: JSON.stringify({ down: true }),
