@@ -7,6 +7,7 @@ import type { INodeType } from 'n8n-workflow';
 import { installPackage, N8nApi, startN8n, type RunningN8n } from '../../scripts/n8n-runtime';
 import { startSimulator, type Simulator } from '../../simulator';
 import pkg from '../../package.json';
+import { printLogsOnFailure } from './helpers';
 
 // The package installed from its npm tarball into a real n8n, as Settings → Community Nodes does.
 let n8n: RunningN8n;
@@ -29,13 +30,7 @@ afterAll(async () => {
 	if (userFolder) rmSync(userFolder, { recursive: true, force: true });
 });
 
-afterEach(() => {
-	// n8n's own log explains most failures here
-	const state = expect.getState();
-	if (state.assertionCalls > 0 && state.numPassingAsserts !== state.assertionCalls && n8n) {
-		process.stderr.write(`n8n log tail:\n${n8n.logTail()}\n`);
-	}
-});
+printLogsOnFailure(() => n8n);
 
 describe('the package in real n8n', () => {
 	it('registers every credential and node listed in package.json under the npm package name', async () => {

@@ -15,6 +15,7 @@ import {
 } from '../../scripts/n8n-runtime';
 import { startSimulator, type Simulator } from '../../simulator';
 import { describeWithService, POSTGRES, REDIS, reachable } from '../stores/backends';
+import { eventually, printLogsOnFailure, resetSimulatorBeforeEach } from './helpers';
 
 // n8n queue mode as the README describes it: a main process takes the webhooks, two workers run
 // the executions (Bull on Redis), n8n's database is Postgres, and every stateful node of the
@@ -134,18 +135,12 @@ describeWithService(
 			store.disconnect();
 		});
 
-		beforeEach(() => {
-			sim.reset();
-			sim.setFault(undefined);
-		});
-
-		afterEach(() => {
-			const state = expect.getState();
-			if (state.assertionCalls > 0 && state.numPassingAsserts !== state.assertionCalls && main) {
-				process.stderr.write(`n8n main log tail:\n${main.logTail()}\n`);
-				for (const w of workers) process.stderr.write(`worker log tail:\n${w.logTail(30)}\n`);
-			}
-		});
+		resetSimulatorBeforeEach(() => sim);
+		printLogsOnFailure(
+			() => main,
+			() => workers[0],
+			() => workers[1],
+		);
 
 		/** Executions the workers ran, from their logs ("Worker started execution <id>"). */
 		const workerExecutions = () =>
@@ -227,12 +222,11 @@ describeWithService(
 			});
 			expect(reply.status).toBe(202);
 			const jobId = String(reply.body.jobId);
-			const deadline = Date.now() + 30_000;
-			while (!sim.inbox('queue-callbacks').length && Date.now() < deadline)
-				await new Promise((r) => setTimeout(r, 250));
-			expect(sim.inbox('queue-callbacks')[0]?.body).toEqual(
-				expect.objectContaining({ jobId, status: 'done' }),
-			);
+			const [callback] = await eventually('the callback', () => {
+				const got = sim.inbox('queue-callbacks');
+				return got.length ? got : undefined;
+			});
+			expect(callback.body).toEqual(expect.objectContaining({ jobId, status: 'done' }));
 			const status = await fetch(`${main.url}/webhook/ai/jobs/${jobId}`);
 			expect(status.status).toBe(200);
 			expect(await status.json()).toEqual(expect.objectContaining({ jobId, status: 'done' }));

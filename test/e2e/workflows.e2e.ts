@@ -13,6 +13,7 @@ import {
 } from '../../scripts/n8n-runtime';
 import { startSimulator, type Simulator } from '../../simulator';
 import { describeWithService, reachable } from '../stores/backends';
+import { eventually, printLogsOnFailure, resetSimulatorBeforeEach } from './helpers';
 import amqp from 'amqplib';
 
 // The sample workflows, as a user imports them, in a real n8n with the package from its npm
@@ -64,18 +65,8 @@ afterAll(async () => {
 	if (userFolder) rmSync(userFolder, { recursive: true, force: true });
 });
 
-beforeEach(() => {
-	sim.reset();
-	sim.setFault(undefined);
-});
-
-afterEach(() => {
-	// n8n's own log explains most failures here
-	const state = expect.getState();
-	if (state.assertionCalls > 0 && state.numPassingAsserts !== state.assertionCalls && n8n) {
-		process.stderr.write(`n8n log tail:\n${n8n.logTail()}\n`);
-	}
-});
+resetSimulatorBeforeEach(() => sim);
+printLogsOnFailure(() => n8n);
 
 interface Reply {
 	status: number;
@@ -104,21 +95,6 @@ async function call(
 		// not JSON: kept as text for the assertion message
 	}
 	return { status: res.status, headers: res.headers, body: parsed, ms: Date.now() - started };
-}
-
-async function eventually<T>(
-	what: string,
-	probe: () => T | undefined | Promise<T | undefined>,
-	timeoutMs = 30_000,
-): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await probe();
-		if (value !== undefined) return value;
-		if (Date.now() > deadline)
-			throw new Error(`timed out waiting for ${what}. n8n log tail:\n${n8n.logTail()}`);
-		await new Promise((r) => setTimeout(r, 250));
-	}
 }
 
 /** All rows of an n8n Data Table, through the public API. */
