@@ -16,7 +16,6 @@ const {
 	startN8n,
 	N8nApi,
 	importSamples,
-	webhooksServed,
 	REPO_ROOT,
 } = require('../scripts/n8n-runtime');
 
@@ -119,7 +118,6 @@ async function main() {
 		for (const w of imported)
 			if (w.error || !w.active) throw new Error(`${w.file}: ${w.error ?? 'not active'}`);
 		await api.importWorkflow(BASELINE, { activate: true });
-		await webhooksServed(n8n.url, BASELINE);
 
 		const run = Date.now().toString(36);
 		const cases = [

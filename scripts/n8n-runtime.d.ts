@@ -54,6 +54,7 @@ export class N8nApi {
 	): Promise<{ status: 'OK' | 'Error'; message: string }>;
 	nodeTypes(): Promise<Array<{ name: string; [key: string]: unknown }>>;
 	credentialTypes(): Promise<Array<{ name: string; [key: string]: unknown }>>;
+	/** Creates the workflow; with `activate` (default) activates it and waits until n8n serves its webhooks. */
 	importWorkflow(
 		workflow: Record<string, unknown>,
 		options?: { activate?: boolean },

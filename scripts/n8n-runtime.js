@@ -362,7 +362,10 @@ class N8nApi {
 			connections,
 			settings: settings ?? { executionOrder: 'v1' },
 		});
-		if (activate) await this.public('POST', `/workflows/${created.id}/activate`);
+		if (activate) {
+			await this.public('POST', `/workflows/${created.id}/activate`);
+			await webhooksServed(this.url, workflow);
+		}
 		return created;
 	}
 }
@@ -408,7 +411,8 @@ const SAMPLE_SIM_URL = require('./workflows/builder').SIM;
  * Imports workflows/*.json (all, or the files named in `only`): credentials the samples name are
  * pointed at the given ones ({ aiServiceApi: {id, name}, rabbitmq: … }), the simulator URL at
  * `simUrl`, every AI Call's model at `model` when given, and with `store` ('redis' | 'postgres')
- * every stateful node at that store with `credentials[store]`, as the README says for queue mode. A workflow is activated when `activate(file)` says so (default: all).
+ * every stateful node at that store with `credentials[store]`, as the README says for queue mode.
+ * A workflow is activated when `activate(file)` says so (default: all).
  * Returns [{ file, id, name, active, error? }]; an import or activation error is reported, not thrown.
  */
 async function importSamples(
@@ -452,13 +456,9 @@ async function importSamples(
 					}
 				}
 			}
-			const created = await api.importWorkflow(workflow, { activate: false });
-			result.id = created.id;
-			if (activate(file)) {
-				await api.public('POST', `/workflows/${created.id}/activate`);
-				await webhooksServed(api.url, workflow);
-				result.active = true;
-			}
+			const active = activate(file);
+			result.id = (await api.importWorkflow(workflow, { activate: active })).id;
+			result.active = active;
 		} catch (error) {
 			result.error = error.message;
 		}
