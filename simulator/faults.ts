@@ -15,6 +15,11 @@
  *   schema-mismatch                      the model answers JSON that misses the schema's required fields
  *   context-length                       400 "context length exceeded" in the provider's format
  *   content-filter                       the answer is withheld by the content filter
+ *   trickle | trickle=3000               200 headers at once, then the body in small pieces over that many ms (default 2000)
+ *   echo-key                             the service echoes the request's headers (the API key too): into the
+ *                                        answer text, or into the error body with status= (as some gateways do)
+ *   hostile=<variant>                    a 200 answer a broken or hostile service sends: not-object, null,
+ *                                        choices-string, usage-strings, usage-negative, usage-huge, non-utf8, huge
  *   rate=0.3                             apply the fault to this share of requests only (latency always applies)
  *   fail-first=2                         apply the fault to the first N matching requests, then succeed
  *   key=job-7                            scope for fail-first and the per-key counters
@@ -33,7 +38,23 @@ export type FaultKind =
 	| 'invalid-json-output'
 	| 'schema-mismatch'
 	| 'context-length'
-	| 'content-filter';
+	| 'content-filter'
+	| 'trickle'
+	| 'echo-key'
+	| 'hostile';
+
+/** Answers of a broken or hostile service (`hostile=<variant>`). */
+export const HOSTILE_VARIANTS = [
+	'not-object',
+	'null',
+	'choices-string',
+	'usage-strings',
+	'usage-negative',
+	'usage-huge',
+	'non-utf8',
+	'huge',
+] as const;
+export type HostileVariant = (typeof HOSTILE_VARIANTS)[number];
 
 export const FAULT_KINDS: readonly FaultKind[] = [
 	'status',
@@ -47,6 +68,9 @@ export const FAULT_KINDS: readonly FaultKind[] = [
 	'schema-mismatch',
 	'context-length',
 	'content-filter',
+	'trickle',
+	'echo-key',
+	'hostile',
 ];
 
 export interface FaultSpec {
@@ -59,9 +83,12 @@ export interface FaultSpec {
 	rate: number;
 	failFirst?: number;
 	key?: string;
+	/** trickle: how long the body takes to arrive. */
+	trickleMs?: number;
+	hostile?: HostileVariant;
 }
 
-const FLAG_KINDS = new Set<string>(FAULT_KINDS.filter((k) => k !== 'status'));
+const FLAG_KINDS = new Set<string>(FAULT_KINDS.filter((k) => k !== 'status' && k !== 'hostile'));
 
 export class FaultSpecError extends Error {}
 
@@ -112,6 +139,19 @@ export function parseFaultSpec(text: string): FaultSpec {
 				if (!value) throw new FaultSpecError(`fault spec "${text}": key needs a value`);
 				spec.key = value;
 				break;
+			case 'trickle':
+				spec.trickleMs = value === '' ? 2000 : nonNegative(text, name, value);
+				flags.push('trickle');
+				break;
+			case 'hostile':
+				if (!(HOSTILE_VARIANTS as readonly string[]).includes(value)) {
+					throw new FaultSpecError(
+						`fault spec "${text}": hostile must be one of ${HOSTILE_VARIANTS.join(', ')}`,
+					);
+				}
+				spec.hostile = value as HostileVariant;
+				flags.push('hostile');
+				break;
 			default:
 				if (!FLAG_KINDS.has(name)) {
 					throw new FaultSpecError(
@@ -124,8 +164,13 @@ export function parseFaultSpec(text: string): FaultSpec {
 	if (flags.length > 1)
 		throw new FaultSpecError(`fault spec "${text}": only one of ${flags.join(', ')} at a time`);
 	spec.kind = flags[0] ?? (spec.statuses ? 'status' : undefined);
-	if (spec.statuses && spec.kind !== 'status' && spec.kind !== 'html-error') {
-		throw new FaultSpecError(`fault spec "${text}": status goes only with html-error`);
+	if (
+		spec.statuses &&
+		spec.kind !== 'status' &&
+		spec.kind !== 'html-error' &&
+		spec.kind !== 'echo-key'
+	) {
+		throw new FaultSpecError(`fault spec "${text}": status goes only with html-error or echo-key`);
 	}
 	if ((spec.failFirst !== undefined || spec.rate < 1) && !spec.kind) {
 		throw new FaultSpecError(
@@ -173,6 +218,8 @@ export interface FaultDecision {
 	status?: number;
 	retryAfterSec?: number;
 	key?: string;
+	trickleMs?: number;
+	hostile?: HostileVariant;
 }
 
 /** Decides what one request gets; keeps the fail-first counters. */
@@ -204,6 +251,8 @@ export class FaultPlanner {
 			decision.status ??= spec.kind === 'html-error' ? 502 : 500;
 			decision.retryAfterSec = spec.retryAfterSec ?? (decision.status === 429 ? 1 : undefined);
 		}
+		if (spec.kind === 'trickle') decision.trickleMs = spec.trickleMs;
+		if (spec.kind === 'hostile') decision.hostile = spec.hostile;
 		return decision;
 	}
 

@@ -27,6 +27,7 @@ import {
 	seededRandom,
 	type FaultDecision,
 	type FaultSpec,
+	type HostileVariant,
 } from './faults';
 import {
 	anthropicMessage,
@@ -60,6 +61,9 @@ export interface SimulatorCounters {
 	requests: number;
 	inFlight: number;
 	peakInFlight: number;
+	/** TCP connections open right now (any route), and the most at once: what a client's cap must hold. */
+	openConnections: number;
+	peakOpenConnections: number;
 	byFault: Record<string, number>;
 	byStatus: Record<string, number>;
 	byKey: Record<string, number>;
@@ -78,6 +82,8 @@ export interface Simulator {
 	counters(): SimulatorCounters;
 	/** Clears the counters, the fail-first state and the inbox; the index is updated now and up. */
 	reset(): void;
+	/** The newest requests to the API routes (up to 1,000), oldest first: when each started and ended, and how. */
+	requestLog(): RequestLogEntry[];
 	/** Resolves once no request is in flight (e.g. after a client gave up on a hang), or after timeoutMs. */
 	idle(timeoutMs?: number): Promise<void>;
 	/** Replaces the default fault (undefined: none). Throws on a bad spec. */
@@ -87,6 +93,18 @@ export interface Simulator {
 	/** The time GET /_sim/index-status reports as the search index's last update; `down`: it answers 503. */
 	setIndexUpdatedAt(at: Date, options?: { down?: boolean }): void;
 	close(): Promise<void>;
+}
+
+export interface RequestLogEntry {
+	route: string;
+	/** x-sim-key header or the fault's key. */
+	key?: string;
+	fault: string;
+	startedAt: number;
+	/** When the server saw the request end (answer sent, or the client closed the connection). */
+	endedAt?: number;
+	/** HTTP status sent in full, a fault label, or `aborted` when the client closed the connection first. */
+	outcome: string;
 }
 
 /** A request the sample workflows sent to the simulator's inbox (a stand-in for a callback or alert receiver). */
@@ -104,6 +122,8 @@ function emptyCounters(): SimulatorCounters {
 		requests: 0,
 		inFlight: 0,
 		peakInFlight: 0,
+		openConnections: 0,
+		peakOpenConnections: 0,
 		byFault: {},
 		byStatus: {},
 		byKey: {},
@@ -171,6 +191,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 	let indexUpdatedAt = new Date();
 	let indexDown = false;
 	const sockets = new Set<Socket>();
+	let log: RequestLogEntry[] = [];
 
 	const server = createServer((req, res) => {
 		handle(req, res).catch(() => {
@@ -179,9 +200,26 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 			else res.destroy();
 		});
 	});
+	// A connection counts as open until the client closes it (its FIN or reset arrives): Node emits the
+	// socket's 'close' only on a later turn of the event loop, after a new connection may have come in.
+	let openConnections = 0;
 	server.on('connection', (socket) => {
 		sockets.add(socket);
-		socket.on('close', () => sockets.delete(socket));
+		openConnections++;
+		counters.openConnections = openConnections;
+		counters.peakOpenConnections = Math.max(counters.peakOpenConnections, openConnections);
+		let open = true;
+		const closed = () => {
+			if (!open) return;
+			open = false;
+			counters.openConnections = --openConnections;
+		};
+		socket.once('end', closed);
+		socket.once('error', closed);
+		socket.once('close', () => {
+			closed();
+			sockets.delete(socket);
+		});
 	});
 
 	function sendJson(
@@ -217,11 +255,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		let outcome = 'aborted';
 		counters.inFlight++;
 		counters.peakInFlight = Math.max(counters.peakInFlight, counters.inFlight);
+		const entry: RequestLogEntry = { route, fault: 'none', startedAt: Date.now(), outcome };
+		if (log.length >= 1000) log.shift();
+		log.push(entry);
 		res.on('close', () => {
 			counters.inFlight--;
 			counters.requests++;
 			bump(counters.byEndpoint, route);
+			// a response that was not sent in full was abandoned by the client, whatever was planned
+			if (!res.writableFinished && !['reset', 'truncated', 'hang'].includes(outcome))
+				outcome = 'aborted';
 			bump(counters.byStatus, outcome);
+			entry.endedAt = Date.now();
+			entry.outcome = outcome;
 		});
 		const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
 			outcome = String(status);
@@ -290,6 +336,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		const key = header(req, 'x-sim-key') ?? decision.key;
 		if (key) bump(counters.byKey, key);
 		bump(counters.byFault, labelOf(decision));
+		entry.key = key;
+		entry.fault = labelOf(decision);
 
 		if (decision.delayMs > 0) {
 			await new Promise<void>((resolve) => {
@@ -323,6 +371,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 							},
 				);
 			}
+			case 'echo-key':
+				// A gateway that quotes the request back: the key travels in the body.
+				if (decision.status)
+					return fail(decision.status, `Request rejected; received headers: ${echoedHeaders(req)}`);
+				break;
 			case 'html-error': {
 				outcome = String(decision.status);
 				const html = HTML_ERROR_PAGE(decision.status!);
@@ -370,6 +423,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 				json.schema ? fromSchema(json.schema, classify(userText)) : classify(userText),
 			);
 		else text = textAnswer(userText);
+		if (decision.kind === 'echo-key') text = `${text} (received headers: ${echoedHeaders(req)})`;
 
 		const data = parsed.data as {
 			max_tokens?: number;
@@ -398,6 +452,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 				? anthropicMessage(completion)
 				: openAiCompletion(completion, Math.floor(Date.now() / 1000));
 
+		if (decision.kind === 'hostile') {
+			outcome = `hostile_${decision.hostile}`;
+			return sendHostile(res, decision.hostile!, answer as Record<string, unknown>, idHeader);
+		}
+		if (decision.kind === 'trickle') {
+			outcome = '200';
+			return trickle(res, JSON.stringify(answer), decision.trickleMs ?? 2000, idHeader);
+		}
 		if (decision.kind === 'malformed-json') {
 			outcome = 'malformed-json';
 			const broken = JSON.stringify(answer).slice(0, -7) + '",,}';
@@ -504,6 +566,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		const inFlight = counters.inFlight;
 		counters = emptyCounters();
 		counters.inFlight = inFlight;
+		counters.openConnections = counters.peakOpenConnections = openConnections;
+		log = [];
 		inbox = [];
 		indexUpdatedAt = new Date();
 		indexDown = false;
@@ -526,6 +590,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		baseUrl: `${url}/v1`,
 		port,
 		counters: () => structuredClone(counters),
+		requestLog: () => structuredClone(log),
 		reset: resetAll,
 		idle: async (timeoutMs = 2000) => {
 			const deadline = Date.now() + timeoutMs;
@@ -550,7 +615,117 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
 function labelOf(decision: FaultDecision): string {
 	if (!decision.kind) return decision.delayMs > 0 ? 'latency' : 'none';
+	if (decision.kind === 'hostile') return `hostile_${decision.hostile}`;
 	return decision.kind === 'status' ? `status_${decision.status}` : decision.kind;
+}
+
+/** The request's headers as a gateway that quotes them back would show them (keys included). */
+function echoedHeaders(req: IncomingMessage): string {
+	const { host: _host, 'content-length': _length, ...rest } = req.headers;
+	return JSON.stringify(rest);
+}
+
+/** Headers now, then the body in about 20 pieces spread over `ms`: a service that is answering, slowly. */
+function trickle(
+	res: ServerResponse,
+	body: string,
+	ms: number,
+	headers: Record<string, string>,
+): void {
+	res.writeHead(200, {
+		'content-type': 'application/json',
+		'content-length': Buffer.byteLength(body),
+		...headers,
+	});
+	res.flushHeaders();
+	const pieces = 20;
+	const size = Math.ceil(body.length / pieces);
+	let sent = 0;
+	const timer = setInterval(
+		() => {
+			if (res.destroyed) return clearInterval(timer);
+			res.write(body.slice(sent, sent + size));
+			sent += size;
+			if (sent >= body.length) {
+				clearInterval(timer);
+				res.end();
+			}
+		},
+		Math.max(1, Math.floor(ms / pieces)),
+	);
+	res.once('close', () => clearInterval(timer));
+}
+
+const HUGE_BODY_BYTES = 40 * 1024 * 1024;
+
+/** What a broken or hostile service sends instead of a proper answer. */
+function sendHostile(
+	res: ServerResponse,
+	variant: HostileVariant,
+	answer: Record<string, unknown>,
+	headers: Record<string, string>,
+): void {
+	const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+	const withUsage = (usage: Record<string, unknown>) =>
+		json({ ...answer, usage: 'usage' in answer ? usage : undefined });
+	const usageKeys =
+		'choices' in answer
+			? ['prompt_tokens', 'completion_tokens']
+			: ['input_tokens', 'output_tokens'];
+	const usage = (a: unknown, b: unknown) => ({ [usageKeys[0]]: a, [usageKeys[1]]: b });
+	let body: Buffer;
+	switch (variant) {
+		case 'not-object':
+			body = json([1, 2, 3]);
+			break;
+		case 'null':
+			body = Buffer.from('null');
+			break;
+		case 'choices-string':
+			body = json('choices' in answer ? { ...answer, choices: 'x' } : { ...answer, content: 'x' });
+			break;
+		case 'usage-strings':
+			body = withUsage(usage('many', 'NaN'));
+			break;
+		case 'usage-negative':
+			body = withUsage(usage(-1_000_000, -5));
+			break;
+		case 'usage-huge':
+			body = withUsage(usage(1e308, 1e20));
+			break;
+		case 'non-utf8': {
+			// the answer text with bytes that are not UTF-8 in the middle of it
+			const text = JSON.stringify(answer);
+			const at = text.indexOf('Category');
+			body = Buffer.concat([
+				Buffer.from(text.slice(0, at)),
+				Buffer.from([0xff, 0xfe, 0xc3, 0x28]),
+				Buffer.from(text.slice(at)),
+			]);
+			break;
+		}
+		case 'huge': {
+			// a valid answer behind 40 MB of whitespace, sent as fast as the client takes it
+			res.writeHead(200, { 'content-type': 'application/json', ...headers });
+			const chunk = Buffer.alloc(1024 * 1024, 0x20);
+			let left = HUGE_BODY_BYTES / chunk.length;
+			const pump = (): void => {
+				while (left > 0) {
+					left--;
+					if (!res.write(chunk)) return void res.once('drain', pump);
+				}
+				res.end(JSON.stringify(answer));
+			};
+			res.once('close', () => (left = 0));
+			return pump();
+		}
+	}
+	res.writeHead(200, {
+		'content-type': 'application/json',
+		'content-length': body.length,
+		...headers,
+	});
+	res.end(body);
 }
 
 /** Every text in the request (system and messages) in order; faults and token counts read them. */

@@ -20,8 +20,12 @@ export interface TransportRequest {
 	body: Record<string, unknown>;
 	/** Which credential authenticates this call. */
 	credential: 'primary' | 'fallback';
-	/** The attempt's time limit; the call is abandoned at this point whatever the transport does. */
+	/** The attempt's time limit (the signal aborts then); a socket idle timeout for the transport. */
 	timeoutMs: number;
+	/**
+	 * Aborts at the attempt's deadline or when the execution is cancelled. The transport must then
+	 * close the connection and settle at once: the attempt's limiter slot is held until it settles.
+	 */
 	signal: AbortSignal;
 }
 
@@ -149,35 +153,52 @@ export async function callAi(
 				Math.min(policy.attemptTimeoutMs, policy.totalTimeoutMs - elapsed()),
 			);
 			const attempt = ++attempts;
-			// n8n's request helper replaces any abort signal with the execution's own, so the deadline is
-			// enforced here by a race (and passed on as the transport's socket timeout).
+			// The abort must close the connection (the transport passes the signal to the socket), and the
+			// limiter slot is held until the transport has settled: the cap holds for open connections, and
+			// the next attempt of this item starts only after this one is closed.
 			const abort = new AbortController();
 			const signal = policy.signal ? AbortSignal.any([abort.signal, policy.signal]) : abort.signal;
-			let timer: NodeJS.Timeout | undefined;
-			const deadline = new Promise<never>((_, reject) => {
-				timer = setTimeout(() => {
-					abort.abort();
-					policy.onTimeout?.({ attempt, model: t.model, timeoutMs });
-					reject(
-						new AiCallError('timeout', `No answer within ${timeoutMs} ms (attempt ${attempt})`),
-					);
-				}, timeoutMs);
-			});
+			const timedOut = new AiCallError(
+				'timeout',
+				`No answer within ${timeoutMs} ms (attempt ${attempt})`,
+			);
+			const timer = setTimeout(() => {
+				policy.onTimeout?.({ attempt, model: t.model, timeoutMs });
+				abort.abort(timedOut);
+			}, timeoutMs);
 			let answer: AiAnswer;
 			try {
 				let response: TransportResponse;
 				try {
-					response = await Promise.race([
-						transport({ url: `${t.baseUrl}${path}`, body, credential: t.credential, timeoutMs, signal }),
-						deadline,
-					]);
+					response = await transport({
+						url: `${t.baseUrl}${path}`,
+						body,
+						credential: t.credential,
+						timeoutMs,
+						signal,
+					});
+				} catch (error) {
+					// The socket is closed now; one turn of the event loop lets its close go out (and a
+					// service in this process see it) before the slot passes to the next call.
+					if (signal.aborted) await new Promise((resolve) => setImmediate(resolve));
+					throw error;
 				} finally {
 					clearTimeout(timer);
 				}
-				answer = parseResponse(t.provider, t.model, response.status, response.text, retryAfterMs(response.headers));
+				answer = parseResponse(
+					t.provider,
+					t.model,
+					response.status,
+					response.text,
+					retryAfterMs(response.headers),
+				);
 			} catch (error) {
 				if (policy.signal?.aborted) throw error; // the execution was cancelled: not an AI failure
-				const failure = error instanceof AiCallError ? error : classifyThrown(error);
+				const failure = abort.signal.aborted
+					? timedOut
+					: error instanceof AiCallError
+						? error
+						: classifyThrown(error);
 				await policy.afterAttempt?.(t, failure);
 				throw failure;
 			}

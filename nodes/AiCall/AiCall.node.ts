@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 import {
 	NodeConnectionTypes,
 	NodeOperationError,
@@ -12,6 +14,7 @@ import {
 	type INodeTypeDescription,
 } from 'n8n-workflow';
 
+import { readBodyText } from '../../lib/ai/body';
 import { callAi, type CallOutcome, type Target, type Transport } from '../../lib/ai/call';
 import { AiCallError, TRANSIENT, type FailureClass } from '../../lib/ai/failure';
 import { addCosts, costOf, parsePriceOverrides, type Cost } from '../../lib/ai/pricing';
@@ -149,30 +152,10 @@ export class AiCall implements INodeType {
 			item: i,
 		});
 
-		const transport: Transport = async ({ url, body, credential, timeoutMs }) => {
-			const response = (await this.helpers.httpRequestWithAuthentication.call(
-				this,
-				credential === 'fallback' ? FALLBACK : PRIMARY,
-				{
-					method: 'POST',
-					url,
-					body,
-					json: true,
-					encoding: 'text',
-					returnFullResponse: true,
-					ignoreHttpStatusErrors: true,
-					timeout: timeoutMs,
-				},
-				// decrypted once per run above, instead of once per call inside the helper
-				{ credentialsDecrypted: credential === 'fallback' ? decryptedFallback : decryptedPrimary },
-			)) as { statusCode: number; headers: IDataObject; body: unknown };
-			return {
-				status: response.statusCode,
-				headers: response.headers,
-				text:
-					typeof response.body === 'string' ? response.body : JSON.stringify(response.body ?? ''),
-			};
-		};
+		const transport = n8nTransport(this, {
+			primary: decryptedPrimary,
+			fallback: decryptedFallback,
+		});
 
 		const stateOn = settings.responseCache !== 'off' || settings.keepLastGood;
 		const breakers = new Map<string, CircuitBreaker>();
@@ -421,5 +404,47 @@ function summary(outcome: CallOutcome): IDataObject {
 			httpStatus,
 			waitMs,
 		})),
+	};
+}
+
+/**
+ * Calls through n8n's request helper (proxy, SSRF protection, credential auth) so that an abort
+ * really closes the socket. n8n 2.41.1's httpRequestWithAuthentication overwrites
+ * `requestOptions.abortSignal` with `this.getExecutionCancelSignal()` (n8n-core
+ * request-helpers/authentication.js) and forwards it to axios as its `signal`; so the helper is
+ * called on a view of the context whose cancel signal is the attempt's own (deadline or
+ * cancellation). The body is read as a stream with a size cap, and destroyed on abort.
+ */
+function n8nTransport(
+	ctx: IExecuteFunctions,
+	decrypted: { primary?: ICredentialsDecrypted; fallback?: ICredentialsDecrypted },
+): Transport {
+	return async ({ url, body, credential, timeoutMs, signal }) => {
+		const attemptCtx = Object.create(ctx, {
+			getExecutionCancelSignal: { value: () => signal },
+		}) as IExecuteFunctions;
+		const response = (await ctx.helpers.httpRequestWithAuthentication.call(
+			attemptCtx,
+			credential === 'fallback' ? FALLBACK : PRIMARY,
+			{
+				method: 'POST',
+				url,
+				body,
+				json: true,
+				encoding: 'stream',
+				returnFullResponse: true,
+				ignoreHttpStatusErrors: true,
+				// axios' socket idle timeout, a second guard for a service that sends nothing at all
+				timeout: timeoutMs,
+				abortSignal: signal,
+			},
+			// decrypted once per run, instead of once per call inside the helper
+			{ credentialsDecrypted: credential === 'fallback' ? decrypted.fallback : decrypted.primary },
+		)) as { statusCode: number; headers: IDataObject; body: Readable };
+		return {
+			status: response.statusCode,
+			headers: response.headers,
+			text: await readBodyText(response.body, response.statusCode, signal),
+		};
 	};
 }
