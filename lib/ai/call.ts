@@ -90,16 +90,36 @@ export type CallOutcome =
 	| (Common & { ok: true; answer: AiAnswer; json?: unknown })
 	| (Common & { ok: false; error: AiCallError });
 
+/** Deeper JSON than this is refused: n8n copies and saves items recursively and would overflow its stack. */
+export const MAX_JSON_DEPTH = 100;
+
+/** Nesting depth of a parsed JSON value, counted without recursion, stopping past `limit`. */
+function depthOver(value: unknown, limit: number): boolean {
+	const stack: Array<[unknown, number]> = [[value, 1]];
+	while (stack.length) {
+		const [v, depth] = stack.pop()!;
+		if (typeof v !== 'object' || v === null) continue;
+		if (depth > limit) return true;
+		for (const child of Object.values(v)) stack.push([child, depth + 1]);
+	}
+	return false;
+}
+
 /** JSON out of a model answer; tolerates a ```json fence around it. */
 export function parseJsonOutput(
 	text: string,
 ): { ok: true; value: unknown } | { ok: false; reason: string } {
 	const fenced = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/i.exec(text);
+	let value: unknown;
 	try {
-		return { ok: true, value: JSON.parse(fenced ? fenced[1] : text) };
+		value = JSON.parse(fenced ? fenced[1] : text);
 	} catch (error) {
 		return { ok: false, reason: `not valid JSON (${(error as Error).message})` };
 	}
+	if (depthOver(value, MAX_JSON_DEPTH)) {
+		return { ok: false, reason: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` };
+	}
+	return { ok: true, value };
 }
 
 export async function callAi(
@@ -198,7 +218,7 @@ export async function callAi(
 					? timedOut
 					: error instanceof AiCallError
 						? error
-						: classifyThrown(error);
+						: classifyThrown(error, `${t.baseUrl}${path}`);
 				await policy.afterAttempt?.(t, failure);
 				throw failure;
 			}

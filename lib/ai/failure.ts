@@ -6,6 +6,7 @@ export const FAILURE_CLASSES = [
 	'server_error',
 	'network',
 	'auth',
+	'egress_blocked',
 	'bad_request',
 	'context_length',
 	'content_filter',
@@ -58,19 +59,31 @@ export function classifyStatus(status: number, errorText: string): FailureClass 
 	return 'bad_request';
 }
 
-/** Retry-After as seconds or an HTTP date; OpenAI also sends retry-after-ms. */
+/**
+ * The longest Retry-After taken from a service (24 h). A hostile or broken `retry-after: 1e20` or a
+ * date in the year 9999 would otherwise travel on as a wait no date can hold.
+ */
+export const MAX_RETRY_AFTER_MS = 86_400_000;
+
+const headerValue = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v);
+
+/** Retry-After as seconds or an HTTP date; OpenAI also sends retry-after-ms. Capped at MAX_RETRY_AFTER_MS. */
 export function retryAfterMs(
 	headers: Record<string, unknown>,
 	now = Date.now(),
 ): number | undefined {
-	const ms = Number(headers['retry-after-ms'] ?? NaN);
-	if (Number.isFinite(ms) && ms >= 0) return ms;
-	const raw = headers['retry-after'];
+	const cap = (ms: number) => Math.round(Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms)));
+	const rawMs = headerValue(headers['retry-after-ms']);
+	const ms =
+		(typeof rawMs === 'string' && rawMs.trim()) || typeof rawMs === 'number' ? Number(rawMs) : NaN;
+	if (ms >= 0) return cap(ms);
+	const raw = headerValue(headers['retry-after']);
 	if ((typeof raw !== 'string' && typeof raw !== 'number') || !String(raw).trim()) return undefined;
 	const seconds = Number(raw);
-	if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+	// "1e999" is Infinity seconds: capped like any other huge wait
+	if (!Number.isNaN(seconds)) return cap(seconds * 1000);
 	const date = Date.parse(String(raw));
-	return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+	return Number.isNaN(date) ? undefined : cap(date - now);
 }
 
 const NETWORK_CODES = new Set([
@@ -99,9 +112,48 @@ function codesOf(error: unknown): string[] {
 	return codes;
 }
 
-/** A thrown transport error (no HTTP answer): network trouble, mostly. */
-export function classifyThrown(error: unknown): AiCallError {
+/** n8n's SSRF protection (@n8n/backend-network) refuses a destination with one of these errors. */
+const SSRF_ERRORS = new Set(['SsrfBlockedIpError', 'SsrfBlockedHostnameError']);
+
+/** The SSRF refusal in an error's cause chain (n8n wraps it in a NodeApiError), if there is one. */
+function ssrfRefusal(error: unknown): { hostname?: string; ip?: string } | undefined {
+	let e = error as
+		| { name?: unknown; cause?: unknown; hostname?: unknown; ip?: unknown }
+		| undefined;
+	for (let depth = 0; e && depth < 6; depth++) {
+		if (typeof e.name === 'string' && SSRF_ERRORS.has(e.name)) {
+			return {
+				hostname: typeof e.hostname === 'string' ? e.hostname : undefined,
+				ip: typeof e.ip === 'string' ? e.ip : undefined,
+			};
+		}
+		e = e.cause as typeof e;
+	}
+	return undefined;
+}
+
+/** A thrown transport error (no HTTP answer): network trouble, mostly. `url`: where the call went. */
+export function classifyThrown(error: unknown, url?: string): AiCallError {
 	if (error instanceof AiCallError) return error;
+	const refused = ssrfRefusal(error);
+	if (refused) {
+		let host = refused.hostname;
+		if (!host && url) {
+			try {
+				host = new URL(url).hostname;
+			} catch {
+				// the IP below is enough
+			}
+		}
+		const target =
+			host && refused.ip && host !== refused.ip
+				? `${host} (${refused.ip})`
+				: (host ?? refused.ip ?? 'the Base URL');
+		return new AiCallError(
+			'egress_blocked',
+			`n8n's SSRF protection refused ${target}: allow it in N8N_SSRF_ALLOWED_HOSTNAMES or N8N_SSRF_ALLOWED_IP_RANGES (n8n's environment), or use another Base URL`,
+		);
+	}
 	const codes = codesOf(error);
 	const message = (error as Error)?.message ?? String(error);
 	if (codes.includes('ECONNABORTED') || /timeout of \d+ms exceeded/.test(message)) {

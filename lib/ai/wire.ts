@@ -111,31 +111,49 @@ export function buildRequest(
 	};
 }
 
+/** The most tokens one count may report; a service's 1e308 would otherwise price as Infinity. */
+export const MAX_REPORTED_TOKENS = 1_000_000_000;
+
+/**
+ * A token count as reported: a whole number from 0 to MAX_REPORTED_TOKENS. Anything else (text,
+ * negative, fractional garbage) counts as 0: a negative count must never credit the budget.
+ */
+export function tokenCount(value: unknown): number {
+	const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+	if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) return 0;
+	return Math.min(MAX_REPORTED_TOKENS, Math.floor(n));
+}
+
+// Fields that only describe the answer (model, finish reason, usage) are read leniently: a broken
+// one is dropped, the answer is kept.
+const optionalText = z.unknown().transform((v) => (typeof v === 'string' ? v : undefined));
+const usageOf = <K extends string>(keys: [K, K]) =>
+	z.unknown().transform((v) => {
+		const u = typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
+		return { input: tokenCount(u[keys[0]]), output: tokenCount(u[keys[1]]) };
+	});
+
 const openAiAnswer = z.object({
-	model: z.string().optional(),
+	model: optionalText,
 	choices: z.array(
 		z.object({
 			message: z
 				.object({
 					content: z.string().nullable().optional(),
-					refusal: z.string().nullable().optional(),
+					refusal: optionalText,
 				})
 				.optional(),
-			finish_reason: z.string().nullable().optional(),
+			finish_reason: optionalText,
 		}),
 	),
-	usage: z
-		.object({ prompt_tokens: z.number().optional(), completion_tokens: z.number().optional() })
-		.nullish(),
+	usage: usageOf(['prompt_tokens', 'completion_tokens']),
 });
 
 const anthropicAnswer = z.object({
-	model: z.string().optional(),
+	model: optionalText,
 	content: z.array(z.object({ type: z.string(), text: z.string().optional() })),
-	stop_reason: z.string().nullable().optional(),
-	usage: z
-		.object({ input_tokens: z.number().optional(), output_tokens: z.number().optional() })
-		.nullish(),
+	stop_reason: optionalText,
+	usage: usageOf(['input_tokens', 'output_tokens']),
 });
 
 const errorText = (body: unknown): string => {
@@ -215,8 +233,8 @@ export function parseResponse(
 				)[a.stop_reason ?? ''] ??
 				a.stop_reason ??
 				'stop',
-			inputTokens: a.usage?.input_tokens ?? 0,
-			outputTokens: a.usage?.output_tokens ?? 0,
+			inputTokens: a.usage.input,
+			outputTokens: a.usage.output,
 		};
 	}
 	const parsed = openAiAnswer.safeParse(body);
@@ -242,8 +260,8 @@ export function parseResponse(
 		text: choice.message?.content ?? '',
 		model: a.model ?? model,
 		finishReason: choice.finish_reason ?? 'stop',
-		inputTokens: a.usage?.prompt_tokens ?? 0,
-		outputTokens: a.usage?.completion_tokens ?? 0,
+		inputTokens: a.usage.input,
+		outputTokens: a.usage.output,
 	};
 }
 

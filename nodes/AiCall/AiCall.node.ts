@@ -23,6 +23,7 @@ import { CircuitBreaker } from '../../lib/breaker';
 import { hashValue } from '../../lib/hash';
 import { CallLimiter } from '../../lib/limit';
 import { normaliseBaseUrl, type Provider } from '../../lib/provider';
+import { createRedactor, credentialSecrets } from '../../lib/redact';
 import { openStore, storeCredentials } from '../shared/store';
 import { readItemSettings, readNodeSettings, type ItemSettings } from './settings';
 import { properties } from './properties';
@@ -115,6 +116,8 @@ export class AiCall implements INodeType {
 		};
 		const decryptedPrimary = decrypted(PRIMARY, primary);
 		const decryptedFallback = decrypted(FALLBACK, fallback);
+		// Secrets never leave the node: every error message and log line is redacted on its way out.
+		const redact = createRedactor([...credentialSecrets(primary), ...credentialSecrets(fallback)]);
 
 		// Configuration mistakes stop the node, naming the parameter and the item; nothing is called yet.
 		const prepared: ItemSettings[] = items.map((_, i) => readItemSettings(this, i));
@@ -151,6 +154,11 @@ export class AiCall implements INodeType {
 			node: node.name,
 			item: i,
 		});
+		/** n8n's default log format prints only the message: the identifiers go into the text too. */
+		const warn = (message: string, meta: IDataObject) => {
+			const clean = { ...meta, ...(meta.error ? { error: redact.text(String(meta.error)) } : {}) };
+			this.logger.warn(redact.text(logText(message, clean)), clean);
+		};
 
 		const transport = n8nTransport(this, {
 			primary: decryptedPrimary,
@@ -178,7 +186,7 @@ export class AiCall implements INodeType {
 			try {
 				return await fn();
 			} catch (error) {
-				this.logger.warn(`AI Call: ${what} skipped, the store failed`, {
+				warn(`AI Call: ${what} skipped, the store failed`, {
 					...logMeta(i),
 					store: store?.label,
 					error: (error as Error).message,
@@ -282,6 +290,8 @@ export class AiCall implements INodeType {
 						return undefined;
 					},
 					afterAttempt: async (t, error) => {
+						// refused before it left n8n: says nothing about the service
+						if (error?.failureClass === 'egress_blocked') return;
 						const breaker = breakerFor(t);
 						// Only transient failures say the service is unwell; a 400 is an answer.
 						const healthy = !error || !TRANSIENT.has(error.failureClass);
@@ -289,7 +299,7 @@ export class AiCall implements INodeType {
 							await tolerant('circuit breaker update', i, () => breaker.record(healthy, probe));
 					},
 					onRetry: (r) =>
-						this.logger.warn('AI Call: retrying after a transient failure', {
+						warn('AI Call: retrying after a transient failure', {
 							...logMeta(i),
 							attempt: r.attempt,
 							class: r.class,
@@ -298,9 +308,10 @@ export class AiCall implements INodeType {
 							model: r.model,
 						}),
 					onTimeout: (t) =>
-						this.logger.warn('AI Call: attempt timed out', {
+						warn('AI Call: attempt timed out', {
 							...logMeta(i),
 							attempt: t.attempt,
+							class: 'timeout',
 							timeoutMs: t.timeoutMs,
 							model: t.model,
 						}),
@@ -316,7 +327,8 @@ export class AiCall implements INodeType {
 				});
 			}
 			const result: IDataObject = {
-				text: outcome.answer.text,
+				// the model's words stay; only the credential's own secrets are taken out
+				text: redact.exact(outcome.answer.text),
 				model: outcome.answer.model,
 				provider: outcome.target.provider,
 				finishReason: outcome.answer.finishReason,
@@ -331,7 +343,8 @@ export class AiCall implements INodeType {
 				fallbackUsed: outcome.fallbackUsed,
 				cached: false,
 			};
-			if (s.request.responseFormat !== 'text') result.json = outcome.json as IDataObject;
+			if (s.request.responseFormat !== 'text')
+				result.json = redact.exact(outcome.json) as IDataObject;
 			if (store && cacheRef) {
 				const stored = { ...result, storedAt: Date.now() };
 				if (settings.responseCache !== 'off') {
@@ -369,7 +382,7 @@ export class AiCall implements INodeType {
 					...items[i].json,
 					error: {
 						class: error.failureClass,
-						message: error.message,
+						message: redact.text(error.message),
 						httpStatus: error.httpStatus ?? null,
 						provider: extra.provider,
 						model: extra.model,
@@ -388,7 +401,14 @@ export class AiCall implements INodeType {
 		};
 
 		// All items start together; the limiter caps calls in flight. Outputs keep input order.
-		const results = await Promise.all(items.map((_, i) => runItem(i)));
+		let results: Array<[0 | 1, INodeExecutionData]>;
+		try {
+			results = await Promise.all(items.map((_, i) => runItem(i)));
+		} catch (error) {
+			// a cancelled execution or an unexpected fault: its message leaves redacted as well
+			if (error instanceof Error) error.message = redact.text(error.message);
+			throw error;
+		}
 		const outputs: INodeExecutionData[][] = [[], []];
 		for (const [output, item] of results) outputs[output].push(item);
 		return outputs;
@@ -447,4 +467,29 @@ function n8nTransport(
 			text: await readBodyText(response.body, response.statusCode, signal),
 		};
 	};
+}
+
+/** Log fields in the order an operator reads them, with their labels in the message text. */
+const LOG_FIELDS: Array<[key: string, label: string, unit?: string]> = [
+	['workflowId', 'workflow'],
+	['executionId', 'execution'],
+	['node', 'node'],
+	['item', 'item'],
+	['model', 'model'],
+	['attempt', 'attempt'],
+	['class', 'class'],
+	['httpStatus', 'HTTP'],
+	['waitMs', 'wait', ' ms'],
+	['timeoutMs', 'timeout', ' ms'],
+	['store', 'store'],
+	['error', 'error'],
+];
+
+/** "AI Call: retrying … (workflow 7, execution 12, node "AI Call", item 3, model m, attempt 1, class server_error, HTTP 500, wait 120 ms)" */
+function logText(message: string, meta: IDataObject): string {
+	const parts = LOG_FIELDS.filter(([key]) => meta[key] !== undefined && meta[key] !== null).map(
+		([key, label, unit = '']) =>
+			`${label} ${key === 'node' ? JSON.stringify(meta[key]) : String(meta[key])}${unit}`,
+	);
+	return parts.length ? `${message} (${parts.join(', ')})` : message;
 }

@@ -1,6 +1,17 @@
-import { classifyStatus, classifyThrown, retryAfterMs, TRANSIENT } from '../../lib/ai/failure';
+import { Readable } from 'node:stream';
+import { NodeApiError, type INode } from 'n8n-workflow';
+
+import { readBodyText } from '../../lib/ai/body';
+import { callAi, parseJsonOutput, type Transport } from '../../lib/ai/call';
+import {
+	classifyStatus,
+	classifyThrown,
+	MAX_RETRY_AFTER_MS,
+	retryAfterMs,
+	TRANSIENT,
+} from '../../lib/ai/failure';
 import { addCosts, costOf, parsePriceOverrides, priceOf } from '../../lib/ai/pricing';
-import { buildRequest, parseResponse } from '../../lib/ai/wire';
+import { buildRequest, parseResponse, tokenCount } from '../../lib/ai/wire';
 import { backoffCeiling, fullJitter } from '../../lib/backoff';
 import { CallLimiter } from '../../lib/limit';
 
@@ -217,5 +228,241 @@ describe('wire formats', () => {
 		expect(fail(400, '{"error":{"message":"x","code":"context_length_exceeded"}}')).toBe(
 			'context_length',
 		);
+	});
+});
+
+describe('hostile service answers', () => {
+	const answer = (usage: unknown, extra: Record<string, unknown> = {}) =>
+		JSON.stringify({
+			model: 'm',
+			choices: [{ message: { content: 'hi' }, finish_reason: 'stop' }],
+			usage,
+			...extra,
+		});
+
+	it('caps Retry-After at 24 h: huge numbers, Infinity and far dates', () => {
+		const now = Date.parse('2024-05-01T12:00:00Z');
+		expect(retryAfterMs({ 'retry-after': '100000000000000000000' })).toBe(MAX_RETRY_AFTER_MS);
+		expect(retryAfterMs({ 'retry-after': '1e999' })).toBe(MAX_RETRY_AFTER_MS);
+		expect(retryAfterMs({ 'retry-after-ms': '1e+23' })).toBe(MAX_RETRY_AFTER_MS);
+		expect(retryAfterMs({ 'retry-after': 'Fri, 31 Dec 9999 23:59:59 GMT' }, now)).toBe(
+			MAX_RETRY_AFTER_MS,
+		);
+		expect(retryAfterMs({ 'retry-after': '-5' })).toBe(0);
+		expect(retryAfterMs({ 'retry-after-ms': '', 'retry-after': '3' })).toBe(3000);
+		expect(retryAfterMs({ 'retry-after': ['2', '9'] })).toBe(2000);
+		expect(MAX_RETRY_AFTER_MS).toBe(86_400_000);
+	});
+
+	it('reads token counts as whole numbers from 0 to a billion, anything else as 0', () => {
+		expect([12, '34', 5.9, -3, 'NaN', null, {}, 1e308, Infinity].map(tokenCount)).toEqual([
+			12, 34, 5, 0, 0, 0, 0, 1_000_000_000, 0,
+		]);
+	});
+
+	it('keeps an answer whose usage, model or finish reason is broken, with sane numbers', () => {
+		const parsed = parseResponse(
+			'openai',
+			'asked',
+			200,
+			answer({ prompt_tokens: -7, completion_tokens: 'lots' }, { model: 42 }),
+		);
+		expect(parsed).toMatchObject({ text: 'hi', model: 'asked', inputTokens: 0, outputTokens: 0 });
+		expect(
+			parseResponse(
+				'anthropic',
+				'm',
+				200,
+				JSON.stringify({
+					content: [{ type: 'text', text: 'x' }],
+					stop_reason: 7,
+					usage: 'many',
+				}),
+			),
+		).toMatchObject({ text: 'x', finishReason: 'stop', inputTokens: 0, outputTokens: 0 });
+	});
+
+	it.each([
+		['[1,2,3]'],
+		['null'],
+		['"text"'],
+		['{"choices":"x"}'],
+		['{"choices":[{"message":"x"}]}'],
+		[JSON.stringify({ content: 'x' })],
+	])('classifies the JSON body %s as server_error, never throws anything else', (body) => {
+		for (const provider of ['openai', 'anthropic'] as const) {
+			expect(() => parseResponse(provider, 'm', 200, body)).toThrow(
+				expect.objectContaining({ failureClass: 'server_error' }),
+			);
+		}
+	});
+
+	it('classifies error bodies that are not objects by their status', () => {
+		for (const body of ['null', '[1]', '"x"', '{"error":{"message":{"nested":1}}}']) {
+			expect(() => parseResponse('openai', 'm', 503, body)).toThrow(
+				expect.objectContaining({ failureClass: 'overloaded', httpStatus: 503 }),
+			);
+		}
+	});
+
+	it('refuses JSON output nested deeper than n8n can copy', () => {
+		const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+		expect(parseJsonOutput(deep)).toEqual({
+			ok: false,
+			reason: 'JSON nested deeper than 100 levels',
+		});
+		expect(parseJsonOutput('{"a":[{"b":1}]}')).toEqual({ ok: true, value: { a: [{ b: 1 }] } });
+	});
+});
+
+describe('reading the body', () => {
+	const never = new AbortController().signal;
+
+	it('stops at the size cap and destroys the stream', async () => {
+		const stream = Readable.from([Buffer.alloc(600), Buffer.alloc(600), Buffer.alloc(600)]);
+		await expect(readBodyText(stream, 200, never, 1000)).rejects.toMatchObject({
+			failureClass: 'server_error',
+			message: expect.stringMatching(/larger than/),
+		});
+		expect(stream.destroyed).toBe(true);
+	});
+
+	it('wants UTF-8 in a 2xx body, reads error bodies leniently', async () => {
+		const bytes = Buffer.from([0x7b, 0xff, 0x7d]);
+		await expect(readBodyText(Readable.from([bytes]), 200, never)).rejects.toMatchObject({
+			failureClass: 'server_error',
+			message: expect.stringMatching(/not valid UTF-8/),
+		});
+		await expect(readBodyText(Readable.from([bytes]), 500, never)).resolves.toBe('{\uFFFD}');
+	});
+
+	it("ends at once with the abort's reason when the signal aborts mid-body", async () => {
+		const stream = new Readable({ read() {} });
+		stream.push('{"partial":');
+		const abort = new AbortController();
+		const reading = readBodyText(stream, 200, abort.signal);
+		const reason = new Error('deadline');
+		abort.abort(reason);
+		await expect(reading).rejects.toBe(reason);
+		expect(stream.destroyed).toBe(true);
+	});
+});
+
+describe('callAi: an attempt that times out', () => {
+	const request = {
+		model: 'm',
+		messages: [{ role: 'user' as const, content: 'hi' }],
+		responseFormat: 'text' as const,
+	};
+	const target = {
+		model: 'm',
+		provider: 'openai' as const,
+		baseUrl: 'http://x/v1',
+		credential: 'primary' as const,
+	};
+
+	it('aborts the transport at the deadline and holds the slot until the transport has settled', async () => {
+		const events: string[] = [];
+		let open = 0;
+		let peak = 0;
+		// a transport that needs 30 ms after the abort to close its connection
+		const transport: Transport = ({ signal }) =>
+			new Promise((_, reject) => {
+				open++;
+				peak = Math.max(peak, open);
+				signal.addEventListener('abort', () => {
+					events.push('aborted');
+					setTimeout(() => {
+						open--;
+						events.push('closed');
+						reject(new Error('canceled'));
+					}, 30);
+				});
+			});
+		const limiter = new CallLimiter(1);
+		const outcomes = await Promise.all(
+			[1, 2].map(() =>
+				callAi(
+					request,
+					[target],
+					{
+						attemptTimeoutMs: 20,
+						totalTimeoutMs: 10_000,
+						maxRetries: 1,
+						backoff: { baseMs: 0, maxMs: 0 },
+						limiter,
+					},
+					transport,
+				),
+			),
+		);
+		for (const o of outcomes) {
+			expect(o).toMatchObject({ ok: false, attempts: 2 });
+			if (!o.ok)
+				expect(o.error).toMatchObject({
+					failureClass: 'timeout',
+					message: expect.stringMatching(/within 20 ms/),
+				});
+		}
+		expect(peak).toBe(1);
+		expect(events).toEqual([
+			'aborted',
+			'closed',
+			'aborted',
+			'closed',
+			'aborted',
+			'closed',
+			'aborted',
+			'closed',
+		]);
+	});
+});
+
+describe('SSRF refusals from n8n', () => {
+	// The errors n8n 2.41.1 throws, from the copy of @n8n/backend-network that n8n-core loads, wrapped
+	// the way n8n-core's httpRequestWithAuthentication wraps them (NodeApiError, cause = the refusal).
+	const network = require(
+		require.resolve('@n8n/backend-network', { paths: [require.resolve('n8n-core')] }),
+	) as {
+		SsrfBlockedIpError: new (ip: string, hostname?: string) => Error;
+		SsrfBlockedHostnameError: new (hostname: string) => Error;
+	};
+	const node = {
+		id: 'n',
+		name: 'AI Call',
+		type: 'x',
+		typeVersion: 1,
+		position: [0, 0],
+		parameters: {},
+	} as INode;
+	const wrapped = (error: Error) => new NodeApiError(node, error as never);
+
+	it.each([
+		[
+			() => new network.SsrfBlockedIpError('10.1.2.3'),
+			'http://10.1.2.3/v1/chat/completions',
+			'10.1.2.3',
+		],
+		[
+			() => new network.SsrfBlockedIpError('10.1.2.3', 'llm.internal'),
+			'http://llm.internal/v1/chat/completions',
+			'llm.internal (10.1.2.3)',
+		],
+		[() => new network.SsrfBlockedHostnameError('llm.internal'), undefined, 'llm.internal'],
+	])('%#: is egress_blocked, not retryable, naming the host', (make, url, target) => {
+		const error = classifyThrown(wrapped(make()), url);
+		expect(error.failureClass).toBe('egress_blocked');
+		expect(error.retryable).toBe(false);
+		expect(error.message).toBe(
+			`n8n's SSRF protection refused ${target}: allow it in N8N_SSRF_ALLOWED_HOSTNAMES or N8N_SSRF_ALLOWED_IP_RANGES (n8n's environment), or use another Base URL`,
+		);
+	});
+
+	it('takes the host from the URL when the refusal names only the address', () => {
+		const error = classifyThrown(
+			wrapped(new network.SsrfBlockedIpError('127.0.0.1')),
+			'http://localhost:8787/v1/messages',
+		);
+		expect(error.message).toMatch(/refused localhost \(127\.0\.0\.1\)/);
 	});
 });
