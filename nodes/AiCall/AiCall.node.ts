@@ -34,9 +34,25 @@ const FALLBACK = 'aiServiceFallbackApi';
 // A constant, not a literal in the description: n8n's lint rule on credential names cannot read a spread.
 const CREDENTIALS = [
 	{ name: PRIMARY, required: true },
-	{ name: FALLBACK, required: true, displayOptions: { show: { useFallbackCredential: [true] } } },
+	// "/": the editor draws all credentials above the last parameter one names without it (see storeCredentials)
+	{
+		name: FALLBACK,
+		required: true,
+		displayOptions: { show: { '/useFallbackCredential': [true] } },
+	},
 	...storeCredentials,
 ];
+
+/**
+ * "gpt-4o-mini · Interactive". $parameter gives a resource locator's value (an object only when
+ * saved without __rl); an expression model is already resolved, to nothing on the canvas.
+ */
+const SUBTITLE =
+	'={{ (() => { let m; try { m = $parameter["model"]; } catch (e) { m = "="; }' +
+	' if (m && typeof m === "object") m = m.value;' +
+	' m = typeof m === "string" ? m.trim() : "";' +
+	' return (m === "=" ? "model from expression" : m || "no model") + " · " +' +
+	' ({ realtime: "Real-Time", interactive: "Interactive", batch: "Batch", custom: "Custom Timeout" }[$parameter["timeoutPreset"]] || "Interactive"); })() }}';
 
 /** Spend per execution and node, so a budget holds across the runs of a loop in one execution. */
 const spentUsd = new Map<string, { usd: number; at: number }>();
@@ -53,11 +69,11 @@ export class AiCall implements INodeType {
 		icon: { light: 'file:aiCall.svg', dark: 'file:aiCall.dark.svg' },
 		group: ['transform'],
 		version: 1,
-		subtitle: '={{ $parameter["model"].value + " · " + $parameter["timeoutPreset"] }}',
+		subtitle: SUBTITLE,
 		description:
 			'Call an AI model (OpenAI-compatible or Anthropic) with timeouts, smart retries, fallback models, cost tracking and classified failures',
 		defaults: { name: 'AI Call' },
-		usableAsTool: true,
+		usableAsTool: undefined, // not an agent tool (no "AI Call Tool"): that needs its own design and tests
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Success', 'Failed'],

@@ -10,15 +10,26 @@ const classOptions = FAILURE_CLASSES.filter(
 	value: c,
 }));
 
-/** The AI Call's parameters, as the editor shows them. */
+const CACHE_ON = { '/responseCache': ['exact', 'key'] };
+const BREAKER_ON = { '/circuitBreaker': [true] };
+
+/**
+ * The AI Call's parameters, as the editor shows them: what every user sets first (model, prompt,
+ * response format, timeout), then fallbacks and the store-backed features, then one Options
+ * collection in groups (model settings, output, retries, limits, cost, cache, breaker, drill).
+ * The editor keeps this order in "Add Option"; options of a feature that is off are not offered.
+ * No parameter here is named in a credential's displayOptions without a leading "/": the editor
+ * draws the credentials above the last parameter they name, and they belong at the top.
+ */
 export const properties: INodeProperties[] = [
 	{
 		displayName: 'Model',
 		name: 'model',
 		type: 'resourceLocator',
-		default: { mode: 'id', value: 'gpt-4o-mini' },
+		default: { mode: 'list', value: 'gpt-4o-mini' },
 		required: true,
-		description: "The model to call; the list comes from the provider's models endpoint",
+		description:
+			"The model to call: from the provider's model list, or its ID (e.g. claude-sonnet-4-5 for Anthropic)",
 		modes: [
 			{
 				displayName: 'From List',
@@ -51,6 +62,7 @@ export const properties: INodeProperties[] = [
 		typeOptions: { rows: 3 },
 		default: '',
 		placeholder: 'You classify incoming documents.',
+		description: 'Instructions for the model. Optional.',
 		displayOptions: { show: { promptType: ['prompts'] } },
 	},
 	{
@@ -59,6 +71,8 @@ export const properties: INodeProperties[] = [
 		type: 'string',
 		typeOptions: { rows: 4 },
 		default: '={{ $json.text }}',
+		description:
+			'What the model answers. An item whose prompt is empty goes to Failed (bad_request) without a call. Objects are sent as JSON.',
 		displayOptions: { show: { promptType: ['prompts'] } },
 	},
 	{
@@ -67,7 +81,8 @@ export const properties: INodeProperties[] = [
 		type: 'json',
 		default:
 			'[\n  { "role": "system", "content": "You are helpful." },\n  { "role": "user", "content": "Hello" }\n]',
-		description: 'Roles: system, user, assistant',
+		description:
+			'Roles: system, user, assistant. Expressions allowed, e.g. a conversation from the item.',
 		displayOptions: { show: { promptType: ['messages'] } },
 	},
 	{
@@ -79,7 +94,8 @@ export const properties: INodeProperties[] = [
 			{
 				name: 'JSON',
 				value: 'json',
-				description: 'The answer must be JSON; it is parsed into ai.JSON',
+				// eslint-disable-next-line n8n-nodes-base/node-param-description-miscased-json -- the field is named ai.json
+				description: 'The answer must be JSON; it is parsed into ai.json',
 			},
 			{
 				name: 'JSON Matching a Schema',
@@ -102,21 +118,23 @@ export const properties: INodeProperties[] = [
 		displayName: 'Timeout',
 		name: 'timeoutPreset',
 		type: 'options',
+		// fastest to slowest, then your own
 		options: [
-			{ name: 'Batch (30s)', value: 'batch', description: 'Background work, queues' },
-			{ name: 'Custom', value: 'custom' },
-			{ name: 'Interactive (15s)', value: 'interactive', description: 'A user waits on a screen' },
 			{
 				name: 'Real-Time (2s)',
 				value: 'realtime',
 				description: 'Inline suggestions; needs a fast model',
 			},
+			{ name: 'Interactive (15s)', value: 'interactive', description: 'A user waits on a screen' },
+			{ name: 'Batch (30s)', value: 'batch', description: 'Background work, queues' },
+			{ name: 'Custom', value: 'custom' },
 		],
 		default: 'interactive',
 		description: 'Time allowed for each attempt',
 	},
 	{
-		displayName: 'Timeout per Attempt (Ms)',
+		// eslint-disable-next-line n8n-nodes-base/node-param-display-name-miscased -- ms is a unit
+		displayName: 'Timeout per Attempt (ms)',
 		name: 'timeoutMs',
 		type: 'number',
 		typeOptions: { minValue: 1 },
@@ -137,16 +155,6 @@ export const properties: INodeProperties[] = [
 				name: 'fallback',
 				values: [
 					{
-						displayName: 'Credential',
-						name: 'credential',
-						type: 'options',
-						options: [
-							{ name: 'Same as the Model', value: 'primary' },
-							{ name: 'AI Service API (Fallback)', value: 'fallback' },
-						],
-						default: 'primary',
-					},
-					{
 						displayName: 'Model',
 						name: 'model',
 						type: 'string',
@@ -160,6 +168,16 @@ export const properties: INodeProperties[] = [
 						options: classOptions,
 						default: [...TRANSIENT],
 						description: 'E.g. context_length → a model with a larger window.',
+					},
+					{
+						displayName: 'Credential',
+						name: 'credential',
+						type: 'options',
+						options: [
+							{ name: 'Same as the Model', value: 'primary' },
+							{ name: 'AI Service API (Fallback)', value: 'fallback' },
+						],
+						default: 'primary',
 					},
 				],
 			},
@@ -217,141 +235,30 @@ export const properties: INodeProperties[] = [
 		description:
 			'Whether to stop calling a failing model for a cooldown (items go to Failed as circuit_open), shared by all workers through the store',
 	},
-	...storeProperties('the cache, the last good answers and the circuit breaker'),
+	// The store only when something uses it: one variant per case, exactly one shown at a time.
+	...storeProperties('the cache, the last good answers and the circuit breaker', '', [
+		{ show: { circuitBreaker: [true] } },
+		{ show: { circuitBreaker: [false], keepLastGood: [true] } },
+		{ show: { circuitBreaker: [false], keepLastGood: [false], responseCache: ['exact', 'key'] } },
+	]),
 	{
 		displayName: 'Options',
 		name: 'options',
 		type: 'collection',
 		placeholder: 'Add Option',
 		default: {},
+		// In groups, not alphabetical: the editor offers them in this order.
+		// eslint-disable-next-line n8n-nodes-base/node-param-collection-type-unsorted-items
 		options: [
+			// the model
 			{
-				displayName: 'Base Retry Delay (Ms)',
-				name: 'baseDelayMs',
+				displayName: 'Temperature',
+				name: 'temperature',
 				type: 'number',
-				typeOptions: { minValue: 0 },
-				default: 500,
+				typeOptions: { minValue: 0, maxValue: 2, numberPrecision: 2 },
+				default: 0.2,
 				description:
-					'Backoff starts here and doubles each retry (full jitter: a random wait up to that)',
-			},
-			{
-				displayName: 'Breaker: Consecutive Failures',
-				name: 'breakerConsecutiveFailures',
-				type: 'number',
-				typeOptions: { minValue: 0 },
-				default: 5,
-				description: 'Transient failures in a row that open the breaker. 0: off.',
-			},
-			{
-				displayName: 'Breaker: Cooldown (Seconds)',
-				name: 'breakerCooldownSeconds',
-				type: 'number',
-				typeOptions: { minValue: 1 },
-				default: 30,
-				description: 'How long the breaker stays open before one probe call is let through',
-			},
-			{
-				displayName: 'Breaker: Failure Rate (%)',
-				name: 'breakerFailureRatePercent',
-				type: 'number',
-				typeOptions: { minValue: 0, maxValue: 100 },
-				default: 50,
-				description: 'Share of transient failures over the window that opens the breaker. 0: off.',
-			},
-			{
-				displayName: 'Breaker: Min Calls in Window',
-				name: 'breakerMinCalls',
-				type: 'number',
-				typeOptions: { minValue: 1 },
-				default: 10,
-			},
-			{
-				displayName: 'Breaker: Name',
-				name: 'breakerName',
-				type: 'string',
-				default: '',
-				description:
-					'Workflows and nodes that share a name share a breaker. Empty: one breaker per provider URL and model.',
-			},
-			{
-				displayName: 'Breaker: Window (Seconds)',
-				name: 'breakerWindowSeconds',
-				type: 'number',
-				typeOptions: { minValue: 1 },
-				default: 60,
-			},
-			{
-				displayName: 'Budget per Execution (USD)',
-				name: 'budgetUsd',
-				type: 'number',
-				typeOptions: { minValue: 0, numberPrecision: 4 },
-				default: 0,
-				description:
-					'Once spent, remaining items go to Failed as budget_exceeded without a call. 0: no budget.',
-			},
-			{
-				displayName: 'Cache Namespace',
-				name: 'cacheNamespace',
-				type: 'string',
-				default: 'ai-call',
-				description:
-					'Cache and last good answers are kept per namespace; the Fallback Router reads the same one',
-			},
-			{
-				displayName: 'Cache TTL (Seconds)',
-				name: 'cacheTtlSeconds',
-				type: 'number',
-				typeOptions: { minValue: 1 },
-				default: 3600,
-			},
-			{
-				displayName: 'Cost Tag',
-				name: 'costTag',
-				type: 'string',
-				default: '',
-				placeholder: 'claim-processed',
-				description: 'The business outcome this call serves, copied into ai.cost.tag for reporting',
-			},
-			{
-				displayName: 'Force Refresh',
-				name: 'forceRefresh',
-				type: 'boolean',
-				default: false,
-				description:
-					'Whether to skip the cache lookup and call the model (the answer still refreshes the cache)',
-			},
-			{
-				displayName: 'Last Good Answer Retention (Hours)',
-				name: 'lastGoodRetentionHours',
-				type: 'number',
-				typeOptions: { minValue: 1 },
-				default: 168,
-			},
-			{
-				displayName: 'Max Calls in Flight',
-				name: 'maxConcurrency',
-				type: 'number',
-				typeOptions: { minValue: 1, maxValue: 1000 },
-				default: 5,
-				description: "Calls running at once across this node's items",
-			},
-			{
-				displayName: 'Max Retries',
-				name: 'maxRetries',
-				type: 'number',
-				typeOptions: { minValue: 0, maxValue: 20 },
-				default: 3,
-				description:
-					'Retries per model, only on transient failures (rate_limited, overloaded, server_error, timeout, network)',
-			},
-			{
-				displayName: 'Max Retry Delay (Ms)',
-				name: 'maxDelayMs',
-				type: 'number',
-				typeOptions: { minValue: 0 },
-				default: 30000,
-				description:
-					'Cap of one wait; a Retry-After longer than this ends the retries and is reported as retryAfterMs',
+					'Sent as 0.2 unless set (Anthropic takes 0–1). OpenAI reasoning models (o1, o3, o4, gpt-5) get no temperature unless you set one.',
 			},
 			{
 				displayName: 'Max Tokens',
@@ -359,7 +266,17 @@ export const properties: INodeProperties[] = [
 				type: 'number',
 				typeOptions: { minValue: 1 },
 				default: 1024,
+				description:
+					'Cap of the answer, sent as 1024 unless set (max_completion_tokens for OpenAI reasoning models, whose reasoning counts too)',
 			},
+			{
+				displayName: 'Stop Sequences',
+				name: 'stop',
+				type: 'string',
+				default: '',
+				description: 'Separated by commas',
+			},
+			// the output item
 			{
 				displayName: 'Output',
 				name: 'outputMode',
@@ -371,18 +288,59 @@ export const properties: INodeProperties[] = [
 				default: 'merge',
 			},
 			{
-				displayName: 'Price Overrides',
-				name: 'priceOverrides',
-				type: 'json',
-				default: '{}',
-				description:
-					'USD per million tokens, e.g. {"my-model*": {"input": 0.5, "output": 1.5}}; a trailing * matches a prefix',
-			},
-			{
 				displayName: 'Put Result in Field',
 				name: 'outputField',
 				type: 'string',
 				default: 'ai',
+			},
+			// retries
+			{
+				displayName: 'Max Retries',
+				name: 'maxRetries',
+				type: 'number',
+				typeOptions: { minValue: 0, maxValue: 20 },
+				default: 3,
+				description:
+					'Retries per model, only on transient failures (rate_limited, overloaded, server_error, timeout, network)',
+			},
+			{
+				// eslint-disable-next-line n8n-nodes-base/node-param-display-name-miscased -- ms is a unit
+				displayName: 'Retry Base Delay (ms)',
+				name: 'baseDelayMs',
+				type: 'number',
+				typeOptions: { minValue: 0 },
+				default: 500,
+				description:
+					'Backoff starts here and doubles each retry (full jitter: a random wait up to that)',
+			},
+			{
+				// eslint-disable-next-line n8n-nodes-base/node-param-display-name-miscased -- ms is a unit
+				displayName: 'Retry Max Delay (ms)',
+				name: 'maxDelayMs',
+				type: 'number',
+				typeOptions: { minValue: 0 },
+				default: 30000,
+				description:
+					'Cap of one wait; a Retry-After longer than this ends the retries and is reported as retryAfterMs',
+			},
+			{
+				// eslint-disable-next-line n8n-nodes-base/node-param-display-name-miscased -- ms is a unit
+				displayName: 'Total Time Budget (ms)',
+				name: 'totalTimeoutMs',
+				type: 'number',
+				typeOptions: { minValue: 0 },
+				default: 0,
+				description:
+					"Time for all attempts of one item together. 0: the preset's (real-time 5 s, interactive 60 s, batch 180 s, custom 4 × the attempt timeout).",
+			},
+			// limits
+			{
+				displayName: 'Max Calls in Flight',
+				name: 'maxConcurrency',
+				type: 'number',
+				typeOptions: { minValue: 1, maxValue: 1000 },
+				default: 5,
+				description: "Calls running at once across this node's items",
 			},
 			{
 				displayName: 'Requests per Minute',
@@ -392,6 +350,132 @@ export const properties: INodeProperties[] = [
 				default: 0,
 				description: 'Upper limit of calls started per minute (retries included). 0: no limit.',
 			},
+			// cost
+			{
+				displayName: 'Budget per Execution (USD)',
+				name: 'budgetUsd',
+				type: 'number',
+				typeOptions: { minValue: 0, numberPrecision: 4 },
+				default: 0,
+				description:
+					'Once spent, remaining items go to Failed as budget_exceeded without a call. 0: no budget.',
+			},
+			{
+				displayName: 'Cost Tag',
+				name: 'costTag',
+				type: 'string',
+				default: '',
+				placeholder: 'claim-processed',
+				description: 'The business outcome this call serves, copied into ai.cost.tag for reporting',
+			},
+			{
+				displayName: 'Price Overrides',
+				name: 'priceOverrides',
+				type: 'json',
+				default: '{}',
+				description:
+					'USD per million tokens, e.g. {"my-model*": {"input": 0.5, "output": 1.5}}; a trailing * matches a prefix',
+			},
+			// cache and last good answers (only when on)
+			{
+				displayName: 'Cache Namespace',
+				name: 'cacheNamespace',
+				type: 'string',
+				default: 'ai-call',
+				description:
+					'Cache and last good answers are kept per namespace; the Fallback Router reads the same one',
+				displayOptions: { show: CACHE_ON },
+			},
+			{
+				displayName: 'Cache Namespace',
+				name: 'cacheNamespace',
+				type: 'string',
+				default: 'ai-call',
+				description:
+					'Last good answers are kept per namespace; the Fallback Router reads the same one',
+				displayOptions: { show: { '/responseCache': ['off'], '/keepLastGood': [true] } },
+			},
+			{
+				displayName: 'Cache TTL (Seconds)',
+				name: 'cacheTtlSeconds',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 3600,
+				displayOptions: { show: CACHE_ON },
+			},
+			{
+				displayName: 'Force Refresh',
+				name: 'forceRefresh',
+				type: 'boolean',
+				default: false,
+				description:
+					'Whether to skip the cache lookup and call the model (the answer still refreshes the cache)',
+				displayOptions: { show: CACHE_ON },
+			},
+			{
+				displayName: 'Last Good Retention (Hours)',
+				name: 'lastGoodRetentionHours',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 168,
+				description: 'How long each last good answer is kept',
+				displayOptions: { show: { '/keepLastGood': [true] } },
+			},
+			// circuit breaker (only when on)
+			{
+				displayName: 'Breaker Name',
+				name: 'breakerName',
+				type: 'string',
+				default: '',
+				description:
+					'Workflows and nodes that share a name share a breaker. Empty: one breaker per provider URL and model.',
+				displayOptions: { show: BREAKER_ON },
+			},
+			{
+				displayName: 'Breaker Consecutive Failures',
+				name: 'breakerConsecutiveFailures',
+				type: 'number',
+				typeOptions: { minValue: 0 },
+				default: 5,
+				description: 'Transient failures in a row that open the breaker. 0: off.',
+				displayOptions: { show: BREAKER_ON },
+			},
+			{
+				displayName: 'Breaker Failure Rate (%)',
+				name: 'breakerFailureRatePercent',
+				type: 'number',
+				typeOptions: { minValue: 0, maxValue: 100 },
+				default: 50,
+				description: 'Share of transient failures over the window that opens the breaker. 0: off.',
+				displayOptions: { show: BREAKER_ON },
+			},
+			{
+				displayName: 'Breaker Min Calls in Window',
+				name: 'breakerMinCalls',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 10,
+				description: 'The failure rate counts only from this many calls in the window',
+				displayOptions: { show: BREAKER_ON },
+			},
+			{
+				displayName: 'Breaker Window (Seconds)',
+				name: 'breakerWindowSeconds',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 60,
+				displayOptions: { show: BREAKER_ON },
+			},
+			{
+				displayName: 'Breaker Cooldown (Seconds)',
+				name: 'breakerCooldownSeconds',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 30,
+				description: 'How long the breaker stays open before one probe call is let through',
+				displayOptions: { show: BREAKER_ON },
+			},
+			// drill
 			{
 				displayName: 'Simulate Outage (Drill)',
 				name: 'simulate',
@@ -407,18 +491,12 @@ export const properties: INodeProperties[] = [
 					'Send chosen items to Failed without a call, to test the fallback path regularly',
 			},
 			{
-				displayName: 'Simulate When',
-				name: 'simulateWhen',
-				type: 'boolean',
-				default: false,
-				description: 'Whether to simulate the outage for this item (use an expression)',
-			},
-			{
 				displayName: 'Simulated Failure Class',
 				name: 'simulateClass',
 				type: 'options',
 				options: FAILURE_CLASSES.map((c) => ({ name: c, value: c })),
 				default: 'simulated',
+				displayOptions: { show: { simulate: ['all', 'percent', 'expression'] } },
 			},
 			{
 				displayName: 'Simulated Percentage',
@@ -426,29 +504,15 @@ export const properties: INodeProperties[] = [
 				type: 'number',
 				typeOptions: { minValue: 0, maxValue: 100 },
 				default: 50,
+				displayOptions: { show: { simulate: ['percent'] } },
 			},
 			{
-				displayName: 'Stop Sequences',
-				name: 'stop',
-				type: 'string',
-				default: '',
-				description: 'Separated by commas',
-			},
-			{
-				displayName: 'Temperature',
-				name: 'temperature',
-				type: 'number',
-				typeOptions: { minValue: 0, maxValue: 2, numberPrecision: 2 },
-				default: 0.2,
-			},
-			{
-				displayName: 'Total Time Budget (Ms)',
-				name: 'totalTimeoutMs',
-				type: 'number',
-				typeOptions: { minValue: 0 },
-				default: 0,
-				description:
-					"Time for all attempts of one item together. 0: the preset's (real-time 5 s, interactive 60 s, batch 180 s, custom 4 × the attempt timeout).",
+				displayName: 'Simulate When',
+				name: 'simulateWhen',
+				type: 'boolean',
+				default: false,
+				description: 'Whether to simulate the outage for this item (use an expression)',
+				displayOptions: { show: { simulate: ['expression'] } },
 			},
 		],
 	},

@@ -1,9 +1,19 @@
 import { NodeOperationError, type IDataObject, type IExecuteFunctions } from 'n8n-workflow';
 
-import type { FailureClass } from '../../lib/ai/failure';
+import { AiCallError, type FailureClass } from '../../lib/ai/failure';
 import { parseMessages, schemaValidator } from '../../lib/ai/request';
 import type { AiRequest, ChatMessage, ResponseFormat } from '../../lib/ai/wire';
-import { itemParameter } from '../shared/parameters';
+import { hasExpression, itemParameter, rawParameter } from '../shared/parameters';
+
+/** What is sent when the user sets no Temperature or Max Tokens (an output cap is a cost control). */
+export const DEFAULT_TEMPERATURE = 0.2;
+export const DEFAULT_MAX_TOKENS = 1024;
+
+/**
+ * OpenAI reasoning models accept no temperature but the default (the same rule as
+ * lib/ai/wire.ts uses for max_completion_tokens): the default is not sent to them.
+ */
+const REASONING_MODEL = /^(o\d|gpt-5)/i;
 
 /** Per-attempt timeout and default total budget of each use-case preset. */
 export const TIMEOUT_PRESETS = {
@@ -13,18 +23,18 @@ export const TIMEOUT_PRESETS = {
 } as const;
 
 interface Options {
-	temperature?: number;
-	maxTokens?: number;
-	stop?: string;
+	temperature?: unknown;
+	maxTokens?: unknown;
+	stop?: unknown;
 	maxRetries?: number;
 	baseDelayMs?: number;
 	maxDelayMs?: number;
 	totalTimeoutMs?: number;
 	maxConcurrency?: number;
 	requestsPerMinute?: number;
-	outputField?: string;
+	outputField?: unknown;
 	outputMode?: 'merge' | 'resultOnly';
-	costTag?: string;
+	costTag?: unknown;
 	budgetUsd?: number;
 	priceOverrides?: string | IDataObject;
 	simulate?: 'off' | 'all' | 'percent' | 'expression';
@@ -50,6 +60,12 @@ export interface FallbackSetting {
 }
 
 export interface ItemSettings {
+	/**
+	 * The item's own values cannot make a request (an empty user prompt, a prompt that is not text,
+	 * an empty model from an expression, ...): the item goes to Failed with this error, without a
+	 * call. Its request then has no messages, so that no call can be made from it either way.
+	 */
+	inputError?: AiCallError;
 	model: string;
 	request: AiRequest;
 	validate?: (value: unknown) => string | undefined;
@@ -110,46 +126,80 @@ const readers = new WeakMap<IExecuteFunctions, (i: number) => ItemSettings>();
 
 function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 	const p = <T>(name: string, fallback?: T) => itemParameter<T>(ctx, name, fallback);
-	const model = p<{ value?: string } | string>('model', '');
+	const model = p<unknown>('model', '');
 	const promptType = p<'prompts' | 'messages'>('promptType', 'prompts');
-	const systemPrompt = p<string>('systemPrompt', '');
-	const userPrompt = p<string>('userPrompt', '');
+	const systemPrompt = p<unknown>('systemPrompt', '');
+	const userPrompt = p<unknown>('userPrompt', '');
 	const messages = p<unknown>('messages', '[]');
 	const responseFormat = p<ResponseFormat>('responseFormat', 'text');
 	const jsonSchema = p<unknown>('jsonSchema', '{}');
 	const preset = p<keyof typeof TIMEOUT_PRESETS | 'custom'>('timeoutPreset', 'interactive');
 	const timeoutMs = p<number>('timeoutMs', 10_000);
 	const fallbacks = p<{
-		fallback?: Array<{ model: string; credential: 'primary' | 'fallback'; on: FailureClass[] }>;
+		fallback?: Array<{ model: unknown; credential: 'primary' | 'fallback'; on: FailureClass[] }>;
 	}>('fallbacks', {});
 	const options = p<Options>('options', {});
 	const cacheMode = p<'off' | 'exact' | 'key'>('responseCache', 'off');
 	const cacheKey = p<unknown>('cacheKey', '');
+	// A value that comes from an expression is the item's; a fixed one is the configuration's.
+	const fromExpression = (name: string) => hasExpression(rawParameter(ctx, name));
+	const modelIsExpression = fromExpression('model');
+	const messagesAreExpression = fromExpression('messages');
+	const fallbacksAreExpression = fromExpression('fallbacks');
 
 	return (i) => {
-		const o = options(i);
-		const m = model(i);
-		const modelName = (typeof m === 'string' ? m : (m?.value ?? '')).trim();
-		if (!modelName)
-			throw new Error('"Model" is empty: choose a model from the list or enter its ID');
+		/** The first of this item's unusable values; the item fails with it, the node goes on. */
+		let problem: string | undefined;
+		const itemProblem = (message: string) => {
+			problem ??= message;
+		};
+		/** A value the item decides: its problem fails the item; a fixed value's stops the node. */
+		const check = <T>(fixed: boolean, read: () => T, otherwise: T): T => {
+			try {
+				return read();
+			} catch (error) {
+				if (fixed) {
+					throw new NodeOperationError(ctx.getNode(), (error as Error).message, { itemIndex: i });
+				}
+				itemProblem((error as Error).message);
+				return otherwise;
+			}
+		};
+		const o = options(i) ?? {};
 
-		let chat: ChatMessage[];
+		const m = model(i);
+		const modelName = check(
+			!modelIsExpression,
+			() => {
+				const id = text(m && typeof m === 'object' ? (m as { value?: unknown }).value : m, 'Model');
+				if (!id)
+					throw new Error(
+						`"Model" is empty${modelIsExpression ? ' for this item' : ''}: choose a model from the list or enter its ID`,
+					);
+				return id;
+			},
+			'',
+		);
+
+		let chat: ChatMessage[] = [];
 		if (promptType(i) === 'messages') {
-			chat = parseMessages(messages(i));
+			chat = check(!messagesAreExpression, () => parseMessages(messages(i)), []);
+			if (!problem && !chat.some((c) => c.role !== 'system' && c.content.trim())) {
+				itemProblem(
+					'"Messages" has no user or assistant message with text for this item: nothing to answer, no call was made',
+				);
+			}
 		} else {
-			const system = systemPrompt(i);
-			const user = userPrompt(i);
+			const system = check(false, () => text(systemPrompt(i), 'System Prompt'), '');
+			const user = check(false, () => text(userPrompt(i), 'User Prompt'), '');
+			if (!problem && !user.trim()) {
+				itemProblem(
+					'"User Prompt" is empty for this item (e.g. {{ $json.text }} found no text): nothing to answer, no call was made',
+				);
+			}
 			chat = [
-				...(system ? [{ role: 'system' as const, content: String(system) }] : []),
-				{
-					role: 'user',
-					content:
-						user === undefined || user === null
-							? ''
-							: typeof user === 'string'
-								? user
-								: JSON.stringify(user),
-				},
+				...(system ? [{ role: 'system' as const, content: system }] : []),
+				{ role: 'user', content: user },
 			];
 		}
 
@@ -161,12 +211,24 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 		const totalTimeoutMs =
 			o.totalTimeoutMs || (pre === 'custom' ? attemptTimeoutMs * 4 : TIMEOUT_PRESETS[pre].totalMs);
 
-		const fb = (fallbacks(i).fallback ?? []).map((f, n) => {
-			if (!f.model?.trim()) {
-				throw new Error(`"Fallback Models" entry ${n + 1}: the model is empty`);
-			}
-			return { model: f.model.trim(), credential: f.credential ?? 'primary', on: f.on ?? [] };
-		});
+		const fb = check(
+			!fallbacksAreExpression,
+			() =>
+				(fallbacks(i)?.fallback ?? []).map((f, n) => {
+					const id = text(f.model, `Fallback Models" entry ${n + 1}: "Model`);
+					if (!id) throw new Error(`"Fallback Models" entry ${n + 1}: the model is empty`);
+					return { model: id, credential: f.credential ?? 'primary', on: f.on ?? [] };
+				}),
+			[],
+		);
+
+		const temperature = check(false, () => numberOption(o.temperature, 'Temperature'), undefined);
+		const maxTokens = check(false, () => numberOption(o.maxTokens, 'Max Tokens'), undefined);
+		const stop = check(false, () => stopSequences(o.stop), undefined);
+		const costTag = check(false, () => text(o.costTag, 'Cost Tag'), '');
+		const outputField = check(false, () => text(o.outputField, 'Put Result in Field'), '');
+		const key =
+			cacheMode(i) === 'key' ? check(false, () => keyText(cacheKey(i)), undefined) : undefined;
 
 		const simulateMode = o.simulate ?? 'off';
 		const simulate =
@@ -175,18 +237,15 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 			(simulateMode === 'expression' && o.simulateWhen === true);
 
 		return {
+			inputError: problem ? new AiCallError('bad_request', problem) : undefined,
 			model: modelName,
 			request: {
 				model: modelName,
-				messages: chat,
-				temperature: o.temperature,
-				maxTokens: o.maxTokens,
-				stop: o.stop
-					? o.stop
-							.split(',')
-							.map((s) => s.trim())
-							.filter(Boolean)
-					: undefined,
+				messages: problem ? [] : chat,
+				temperature:
+					temperature ?? (REASONING_MODEL.test(modelName) ? undefined : DEFAULT_TEMPERATURE),
+				maxTokens: maxTokens ?? DEFAULT_MAX_TOKENS,
+				stop,
 				responseFormat: format,
 				schema: schema?.schema,
 			},
@@ -197,12 +256,12 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 			baseDelayMs: o.baseDelayMs ?? 500,
 			maxDelayMs: o.maxDelayMs ?? 30_000,
 			fallbacks: fb,
-			costTag: o.costTag || null,
-			outputField: o.outputField || 'ai',
+			costTag: costTag || null,
+			outputField: outputField || 'ai',
 			outputMode: o.outputMode ?? 'merge',
 			simulate,
 			simulateClass: o.simulateClass ?? 'simulated',
-			cacheKey: cacheMode(i) === 'key' ? keyText(cacheKey(i)) : undefined,
+			cacheKey: key,
 			cacheNamespace: o.cacheNamespace || 'ai-call',
 			cacheTtlMs: (o.cacheTtlSeconds ?? 3600) * 1000,
 			forceRefresh: o.forceRefresh === true,
@@ -211,11 +270,53 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 	};
 }
 
+/**
+ * An item's value as text, as n8n itself puts objects into text parameters: as JSON. Whatever
+ * the value does (a toJSON that throws, a cycle, a BigInt) comes back as an error naming the field.
+ */
+export function text(value: unknown, field: string): string {
+	if (value === undefined || value === null) return '';
+	if (typeof value === 'string') return value;
+	if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+		return String(value);
+	}
+	if (typeof value === 'object') {
+		let json: string | undefined;
+		try {
+			json = JSON.stringify(value) as string | undefined;
+		} catch {
+			json = undefined;
+		}
+		if (typeof json === 'string') {
+			// a Date or Luxon DateTime becomes its ISO text, not a quoted JSON string
+			if (json.startsWith('"')) return JSON.parse(json) as string;
+			return json;
+		}
+	}
+	throw new Error(`"${field}" is not text for this item and cannot be written as JSON`);
+}
+
+function numberOption(value: unknown, field: string): number | undefined {
+	if (value === undefined || value === null || value === '') return undefined;
+	const n = typeof value === 'string' ? Number(value.trim()) : value;
+	if (typeof n === 'number' && Number.isFinite(n)) return n;
+	throw new Error(`"${field}" is not a number for this item`);
+}
+
+function stopSequences(value: unknown): string[] | undefined {
+	const list = Array.isArray(value)
+		? value.map((v) => text(v, 'Stop Sequences'))
+		: text(value, 'Stop Sequences').split(',');
+	const stop = list.map((s) => s.trim()).filter(Boolean);
+	return stop.length ? stop : undefined;
+}
+
 function keyText(value: unknown): string {
-	if (value === undefined || value === null || value === '') {
+	const key = text(value, 'Cache Key');
+	if (!key) {
 		throw new Error(
 			'"Cache Key" is empty for this item: the expression must give text or a number',
 		);
 	}
-	return typeof value === 'string' ? value : JSON.stringify(value);
+	return key;
 }

@@ -29,7 +29,7 @@ export class CompletenessCheck implements INodeType {
 		description:
 			'Validate extracted data against rules and send incomplete or malformed items to review',
 		defaults: { name: 'Completeness Check' },
-		usableAsTool: true,
+		usableAsTool: undefined, // not an agent tool (no "… Tool" variant): that needs its own design and tests
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Complete', 'Incomplete'],

@@ -63,7 +63,7 @@ export class FallbackRouter implements INodeType {
 		description:
 			'When an AI call fails, serve a cached answer, queue the item for later, hand it to a person or answer degraded, by the kind of failure',
 		defaults: { name: 'Fallback Router' },
-		usableAsTool: true,
+		usableAsTool: undefined, // not an agent tool (no "… Tool" variant): that needs its own design and tests
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [
 			NodeConnectionTypes.Main,

@@ -42,7 +42,7 @@ export class FreshnessCheck implements INodeType {
 			'={{ {"item": "each item", "oldest": "batch by oldest", "newest": "batch by newest"}[$parameter["mode"]] }}',
 		description: 'Route data by its age (fresh / warn / stale) before it reaches an AI model',
 		defaults: { name: 'Freshness Check' },
-		usableAsTool: true,
+		usableAsTool: undefined, // not an agent tool (no "… Tool" variant): that needs its own design and tests
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Fresh', 'Warn', 'Stale'],

@@ -69,7 +69,7 @@ export class IdempotencyGuard implements INodeType {
 		description:
 			'Make duplicate webhook deliveries harmless: claim a key, replay the stored result to duplicates',
 		defaults: { name: 'Idempotency Guard' },
-		usableAsTool: true,
+		usableAsTool: undefined, // not an agent tool (no "… Tool" variant): that needs its own design and tests
 		inputs: [NodeConnectionTypes.Main],
 		// Claim routes to four outputs, Complete and Release pass items on through one.
 		outputs: `={{ ["complete", "release"].includes($parameter["operation"]) ? ["${NodeConnectionTypes.Main}"] : ${JSON.stringify(

@@ -1,6 +1,7 @@
 import type { IExecuteFunctions, NodeParameterValueType } from 'n8n-workflow';
 
-function hasExpression(value: unknown): boolean {
+/** Whether a raw parameter value (as saved in the workflow) holds an expression anywhere. */
+export function hasExpression(value: unknown): boolean {
 	if (typeof value === 'string') return value.startsWith('=');
 	if (Array.isArray(value)) return value.some(hasExpression);
 	if (value && typeof value === 'object') return Object.values(value).some(hasExpression);
@@ -16,12 +17,7 @@ export function itemParameter<T>(
 	name: string,
 	fallback?: T,
 ): (itemIndex: number) => T {
-	const raw = name
-		.split('.')
-		.reduce<unknown>(
-			(v, key) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined),
-			ctx.getNode().parameters,
-		);
+	const raw = rawParameter(ctx, name);
 	const read = (i: number) =>
 		ctx.getNodeParameter(name, i, fallback as NodeParameterValueType) as unknown as T;
 	if (hasExpression(raw)) return read;
@@ -34,4 +30,14 @@ export function itemParameter<T>(
 		}
 		return value as T;
 	};
+}
+
+/** A parameter as saved in the workflow, expressions unresolved; dots walk into collections. */
+export function rawParameter(ctx: IExecuteFunctions, name: string): unknown {
+	return name
+		.split('.')
+		.reduce<unknown>(
+			(v, key) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined),
+			ctx.getNode().parameters,
+		);
 }

@@ -436,7 +436,7 @@ describe('AI Call: inputs and configuration', () => {
 			{ options: { priceOverrides: '{"my-model": {"input": "cheap"}}' } },
 			/"Price Overrides" at "my-model.input"/,
 		],
-		[{ model: { mode: 'id', value: '' } }, /"Model" is empty/],
+		[{ model: { mode: 'id', value: '' } }, /"?Model"? is (empty|required)/],
 		[
 			{ promptType: 'messages', messages: '[{"role": "bot", "content": "x"}]' },
 			/"Messages" at 0.role/,
