@@ -8,13 +8,16 @@ const SOURCES = join(__dirname, 'workflows');
 const TARGET = join(__dirname, '..', 'workflows');
 
 function buildAll() {
-	return readdirSync(SOURCES)
-		.filter((f) => f.endsWith('.js') && f !== 'builder.js')
-		.sort()
-		.map((f) => {
-			const workflow = require(join(SOURCES, f));
-			return { file: `${workflow.file}.json`, text: `${JSON.stringify(workflow, null, '\t')}\n` };
-		});
+	return (
+		readdirSync(SOURCES)
+			// builder.js and layout.js are helpers, every other file is a sample
+			.filter((f) => f.endsWith('.js') && !['builder.js', 'layout.js'].includes(f))
+			.sort()
+			.map((f) => {
+				const workflow = require(join(SOURCES, f));
+				return { file: `${workflow.file}.json`, text: `${JSON.stringify(workflow, null, '\t')}\n` };
+			})
+	);
 }
 
 if (require.main === module) {

@@ -28,8 +28,8 @@ A producer publishes jobs; a worker takes at most **5 at a time** (parallel limi
 Every job ends in the Data Table **${TABLE}** as \`processed\` or \`human\`:
 - AI failures that may pass (rate limit, overload, 5xx, timeout, network, circuit open) go back to **${QUEUE}** after a backoff, up to 3 times;
 - the rest, jobs re-queued 3 times, jobs without text and messages that are not a job are recorded as \`human\`: the table is the review list.`,
-	[-1, -2.1],
-	[4.6, 2.3],
+	[0, -0.3],
+	624,
 	5,
 );
 w.note(
@@ -41,8 +41,8 @@ w.note(
 4. Replace the outcome table with your system of record, or send the \`human\` jobs on to your review tool from **Record human**.
 5. Every expected failure ends on a path, so executions succeed; an execution that does fail (e.g. the table is unreachable) is redelivered at once, again and again: watch the execution list.
 6. The webhook is open to anyone who can reach n8n: set **Authentication** (e.g. Header Auth) on it.`,
-	[3.8, -2.1],
-	[4.4, 2.3],
+	[3.4, -0.3],
+	720,
 );
 
 const persistent = {
@@ -72,7 +72,7 @@ w.node(
 	'Respond 400',
 	T.respond,
 	respond(400, '={{ { error: "invalid_request", problems: $json.completeness.failed } }}'),
-	[2, 0.5],
+	[2, 1],
 );
 w.node('Ensure outcome table', T.dataTable, ensureTable(TABLE, COLUMNS), [2, 0], {
 	onError: 'continueRegularOutput',
@@ -121,10 +121,10 @@ w.node(
 			parallelMessages: 5,
 		},
 	},
-	[0, 1.3],
+	[0, 2],
 	{ credentials: RABBITMQ_CREDENTIAL },
 );
-w.node('Ensure outcome table (worker)', T.dataTable, ensureTable(TABLE, COLUMNS), [1, 1.3], {
+w.node('Ensure outcome table (worker)', T.dataTable, ensureTable(TABLE, COLUMNS), [1, 2], {
 	onError: 'continueRegularOutput',
 });
 w.node(
@@ -153,13 +153,13 @@ return [{
   },
 }];`,
 	},
-	[2, 1.3],
+	[2, 2],
 );
 w.node(
 	'Is it a job?',
 	T.if,
 	condition(w.file, 'Is it a job?', '={{ $json.problem }}', 'empty'),
-	[3, 1.3],
+	[3, 2.27],
 );
 w.node(
 	'Process job (AI Call)',
@@ -171,7 +171,7 @@ w.node(
 		timeoutPreset: 'batch',
 		options: { maxRetries: 1, baseDelayMs: 500 },
 	},
-	[4, 1.3],
+	[4, 1.45],
 	{ credentials: AI_CREDENTIAL },
 );
 /** Upserts the job's outcome by its id (a redelivered job updates its row). */
@@ -226,7 +226,7 @@ w.node(
 		drillStrategies: 'queue, human',
 		options: { maxRequeues: 3, queueBaseSeconds: 2, queueMaxSeconds: 10 },
 	},
-	[5, 1.7],
+	[5, 2],
 );
 w.node(
 	'Wait for the backoff',
@@ -236,7 +236,7 @@ w.node(
 		amount: '={{ Math.min(60, Math.max(1, Math.ceil($json.fallback.retryInMs / 1000))) }}',
 		unit: 'seconds',
 	},
-	[6, 1.4],
+	[6, 1.85],
 	{ webhookId: uuid('async-queue-rabbitmq/wait') },
 );
 w.node(
@@ -249,10 +249,10 @@ w.node(
 			'={{ JSON.stringify({ jobId: $json.jobId, text: $json.text, submittedAt: $json.submittedAt, fallback: { queueAttempts: $json.fallback.queueAttempts } }) }}',
 		options: persistent,
 	},
-	[7, 1.4],
+	[7, 1.85],
 	{ credentials: RABBITMQ_CREDENTIAL },
 );
-record('Record human', 'human', '={{ $json.problem ?? $json.fallback.reason }}', [6, 2.1]);
+record('Record human', 'human', '={{ $json.problem ?? $json.fallback.reason }}', [6, 3.6]);
 
 w.connect('POST /ai/rabbitmq/jobs', 'Check request');
 w.connect('Check request', 'Ensure outcome table', 0);

@@ -30,8 +30,8 @@ data older than 7 days is rejected (**Is the data fresh?**), the AI Call has the
 **GET /webhook/ai/jobs/<jobId>** → **200** \`{"status": "queued | done | failed | rejected_stale", "result", "error"}\` or **404**.
 
 Runs unchanged in n8n queue mode: the job table lives in n8n's database, which main and workers share.`,
-	[-1, -2],
-	[4.6, 2.2],
+	[0, -0.4],
+	640,
 	5,
 );
 w.note(
@@ -43,26 +43,26 @@ w.note(
 4. The GET path is \`ai/jobs/:id\`: n8n serves paths with a parameter under the node's webhook ID, which this sample sets to \`ai\`. A copy of the node gets a new ID: read the URL from the node.
 5. The webhooks are open to anyone who can reach n8n: set **Authentication** (e.g. Header Auth) on both before exposing them. Job ids are random UUIDs, not guessable.
 6. Callbacks go to any URL the caller names (redirects are not followed): in production, allow-list the hosts in **Has callback?** and sign the body.`,
-	[3.8, -2],
-	[4.4, 2.2],
+	[3.5, -0.4],
+	688,
 );
 
 // POST: take the job, answer 202, then work.
 const post = webhook('POST', 'ai/jobs');
-w.node('POST /ai/jobs', T.webhook, post.params, [0, 0.6], post.extra);
+w.node('POST /ai/jobs', T.webhook, post.params, [0, 0], post.extra);
 w.node(
 	'Check job',
 	T.completenessCheck,
 	{ rules: { rule: [{ path: 'body.text', check: 'notEmpty', name: 'text given' }] } },
-	[1, 0.6],
+	[1, 0],
 );
 w.node(
 	'Respond 400',
 	T.respond,
 	respond(400, '={{ { error: "invalid_job", problems: $json.completeness.failed } }}'),
-	[2, 1.2],
+	[2, 1],
 );
-w.node('Ensure jobs table', T.dataTable, ensureTable(TABLE, COLUMNS), [2, 0.6], {
+w.node('Ensure jobs table', T.dataTable, ensureTable(TABLE, COLUMNS), [2, 0], {
 	// Two first requests at once may both try to create it: the second one's error is harmless.
 	onError: 'continueRegularOutput',
 });
@@ -70,7 +70,7 @@ w.node(
 	'Make job id',
 	T.crypto,
 	{ action: 'generate', dataPropertyName: 'jobId', encodingType: 'uuid' },
-	[2.6, 0.6],
+	[3, 0],
 );
 const job = '$("Check job").first().json.body';
 w.node(
@@ -88,7 +88,7 @@ w.node(
 		},
 		false,
 	),
-	[3.3, 0.6],
+	[4, 0],
 );
 w.node(
 	'Insert job',
@@ -108,7 +108,7 @@ w.node(
 		}),
 		options: {},
 	},
-	[4, 0.6],
+	[5, 0],
 );
 w.node(
 	'Respond 202',
@@ -117,7 +117,7 @@ w.node(
 		202,
 		'={{ { jobId: $json.jobId, status: $json.status, statusUrl: "/webhook/ai/jobs/" + $json.jobId } }}',
 	),
-	[5, 0.6],
+	[6, 0],
 );
 w.node(
 	'Is the data fresh?',
@@ -130,7 +130,7 @@ w.node(
 			errorAfter: { count: 7, period: 'day' },
 		},
 	},
-	[6, 0.6],
+	[7, -0.1],
 );
 w.node(
 	'Summarize (AI Call)',
@@ -142,7 +142,7 @@ w.node(
 		timeoutPreset: 'batch',
 		options: { maxRetries: 3 },
 	},
-	[7, 0.2],
+	[8, 0],
 	{ credentials: AI_CREDENTIAL },
 );
 const mark = (name, status, fields, pos) =>
@@ -159,12 +159,12 @@ const mark = (name, status, fields, pos) =>
 		},
 		pos,
 	);
-mark('Mark done', 'done', { result: '={{ $json.ai.text }}' }, [8, 0]);
+mark('Mark done', 'done', { result: '={{ $json.ai.text }}' }, [9, 0]);
 mark(
 	'Mark failed',
 	'failed',
 	{ error: '={{ $json.error.class + ": " + $json.error.message }}' },
-	[8, 0.6],
+	[9, 1],
 );
 mark(
 	'Mark stale',
@@ -173,13 +173,13 @@ mark(
 		error:
 			'={{ "stale data: " + $json.freshness.reason + ($json.freshness.age ? " (age " + $json.freshness.age + ")" : "") }}',
 	},
-	[8, 1.2],
+	[9, 2],
 );
 w.node(
 	'Has callback?',
 	T.if,
 	condition(F, 'Has callback?', '={{ $json.callbackUrl }}', 'notEmpty'),
-	[9, 0.6],
+	[10, 1],
 );
 w.node(
 	'Notify callback',
@@ -193,15 +193,15 @@ w.node(
 			'={{ JSON.stringify({ jobId: $json.jobId, status: $json.status, result: $json.result, error: $json.error }) }}',
 		options: { timeout: 10000, redirect: { redirect: { followRedirects: false } } },
 	},
-	[10, 0.4],
+	[11, 0.5],
 	// A receiver that is down must not turn a finished job into a failed execution.
 	{ onError: 'continueRegularOutput', retryOnFail: true, maxTries: 3, waitBetweenTries: 2000 },
 );
-w.node('No callback', T.noOp, {}, [10, 0.9]);
+w.node('No callback', T.noOp, {}, [11, 1.5]);
 
 // GET: the job's status and result.
 const get = webhook('GET', 'jobs/:id', { webhookId: 'ai' });
-w.node('GET /ai/jobs/:id', T.webhook, get.params, [0, 2.2], get.extra);
+w.node('GET /ai/jobs/:id', T.webhook, get.params, [0, 2.5], get.extra);
 w.node(
 	'Find job',
 	T.dataTable,
@@ -212,11 +212,11 @@ w.node(
 		...tableFilter('jobId', '={{ $json.params.id }}'),
 		limit: 1,
 	},
-	[1, 2.2],
+	[1, 2.5],
 	// No row (or no table yet) still answers: 404.
 	{ alwaysOutputData: true, onError: 'continueRegularOutput' },
 );
-w.node('Found?', T.if, condition(F, 'Found?', '={{ $json.jobId }}', 'notEmpty'), [2, 2.2]);
+w.node('Found?', T.if, condition(F, 'Found?', '={{ $json.jobId }}', 'notEmpty'), [2, 2.5]);
 w.node(
 	'Respond 200',
 	T.respond,
@@ -233,7 +233,7 @@ w.node(
 		404,
 		'={{ { error: "not_found", jobId: $("GET /ai/jobs/:id").first().json.params.id } }}',
 	),
-	[3, 2.5],
+	[3, 3],
 );
 
 // Nightly: keep 30 days of jobs.
@@ -241,7 +241,7 @@ w.node(
 	'Every night',
 	T.schedule,
 	{ rule: { interval: [{ field: 'days', triggerAtHour: 3 }] } },
-	[0, 3.1],
+	[0, 3.5],
 );
 w.node(
 	'Delete old jobs',
@@ -262,7 +262,7 @@ w.node(
 		},
 		options: {},
 	},
-	[1, 3.1],
+	[1, 3.5],
 	// no table yet: nothing to delete
 	{ onError: 'continueRegularOutput' },
 );

@@ -4,6 +4,8 @@
 // a unit test fails when the committed JSON and these sources disagree.
 const { createHash } = require('node:crypto');
 
+const { GRID: SNAP, markdownHeight } = require('./layout');
+
 const PACKAGE = require('../../package.json').name;
 
 /** Node types and the versions the samples are written for (n8n 2.41.1). */
@@ -39,7 +41,12 @@ const RABBITMQ_CREDENTIAL = { rabbitmq: { id: 'rabbitmq', name: 'RabbitMQ' } };
 /** Where the samples expect the simulator (`npm run ai-sim`, `npm run demo`); edit to adopt. */
 const SIM = 'http://127.0.0.1:8787';
 
-const GRID = { x: 240, y: 200 };
+/**
+ * One grid cell: a node (96 px) plus room for its name (192 px wide, up to two lines and a
+ * subtitle below it) and its output labels; see layout.js. Positions snap to n8n's 16 px grid.
+ */
+const GRID = { x: 192, y: 176 };
+const snap = (px) => Math.round(px / SNAP) * SNAP;
 
 function uuid(seed) {
 	const h = createHash('sha256').update(seed).digest('hex');
@@ -64,20 +71,28 @@ class Workflow {
 			name,
 			type,
 			typeVersion,
-			position: [Math.round(col * GRID.x), Math.round(row * GRID.y)],
+			position: [snap(col * GRID.x), snap(row * GRID.y)],
 			...extra,
 		});
 		return name;
 	}
 
-	/** A sticky note; markdown content; size in grid cells. */
-	note(name, content, [col, row], [width, height], color = 7) {
-		return this.node(
+	/**
+	 * A sticky note above the flow: its left edge at column `col`, its bottom edge at row `bottom`,
+	 * `width` px wide and as tall as its markdown needs there (layout.js), so zoom to fit is not
+	 * spent on empty paper.
+	 */
+	note(name, content, [col, bottom], width, color = 7) {
+		const height = Math.ceil((markdownHeight(content, width) + 8) / SNAP) * SNAP;
+		this.nodes.push({
+			parameters: { content, width, height, color },
+			id: uuid(`${this.file}/${name}`),
 			name,
-			T.sticky,
-			{ content, width: Math.round(width * GRID.x), height: Math.round(height * GRID.y), color },
-			[col, row],
-		);
+			type: T.sticky[0],
+			typeVersion: T.sticky[1],
+			position: [snap(col * GRID.x), snap(bottom * GRID.y) - height],
+		});
+		return name;
 	}
 
 	/** Connects output `output` of `from` to input `input` of `to`. */

@@ -21,8 +21,8 @@ A fallback path that never runs is broken when it is needed. Every morning this 
 **GET /webhook/ai/drill** runs it now: **200** \`{"ok": true, "reached": [...]}\`, or **500** naming the branches not reached (and the execution fails, so n8n's error workflow alerts you).
 
 **Warm up** makes one real call so that a last good answer exists for the Cached branch.`,
-	[-1, -2],
-	[4.4, 2],
+	[0, -0.8],
+	560,
 	5,
 );
 w.note(
@@ -32,23 +32,23 @@ w.note(
 2. Connect each **Reached …** node to what that branch does in production (your queue, ticket system, degraded template) in a test mode.
 3. Set an error workflow in the workflow settings to hear about a failed drill.
 4. Each run makes one real AI call: protect **GET /ai/drill** with **Authentication** or remove that trigger.`,
-	[3.6, -2],
-	[4, 2],
+	[3, -0.8],
+	544,
 );
 
 w.node(
 	'Every morning',
 	T.schedule,
 	{ rule: { interval: [{ field: 'days', triggerAtHour: 6 }] } },
-	[0, 0],
+	[0, -0.5],
 );
 const hook = webhook('GET', 'ai/drill');
-w.node('GET /ai/drill', T.webhook, hook.params, [0, 0.8], hook.extra);
+w.node('GET /ai/drill', T.webhook, hook.params, [0, 0.5], hook.extra);
 w.node(
 	'Drill question',
 	T.set,
 	assignments(F, 'Drill question', { question: ['string', 'What are your opening hours?'] }, false),
-	[1, 0.4],
+	[1, 0],
 );
 const ai = {
 	model: { __rl: true, mode: 'id', value: 'sim-standard' },
@@ -61,7 +61,7 @@ w.node(
 	'Warm up (AI Call)',
 	T.aiCall,
 	{ ...ai, options: { cacheNamespace: 'drill', maxRetries: 1 } },
-	[2, 0.4],
+	[2, 0],
 	{ credentials: AI_CREDENTIAL },
 );
 w.node(
@@ -73,7 +73,7 @@ w.node(
 const { question } = $('Drill question').first().json;
 return [1, 2, 3, 4].map((n) => ({ json: { question, drillItem: n }, pairedItem: { item: 0 } }));`,
 	},
-	[3, 0.4],
+	[3, 0],
 );
 w.node(
 	'Simulated outage (AI Call)',
@@ -82,19 +82,19 @@ w.node(
 		...ai,
 		options: { cacheNamespace: 'drill', simulate: 'all', simulateClass: 'simulated' },
 	},
-	[4, 0.4],
+	[4, 0],
 	{ credentials: AI_CREDENTIAL },
 );
-w.node('Fallback Router', T.fallbackRouter, { drill: 'rotate' }, [5, 0.4]);
+w.node('Fallback Router', T.fallbackRouter, { drill: 'rotate' }, [5, 0.55]);
 for (const [i, branch] of BRANCHES.entries()) {
 	w.node(
 		`Reached ${branch}`,
 		T.set,
 		assignments(F, `Reached ${branch}`, { branch: ['string', branch] }, false),
-		[6, -0.35 + i * 0.5],
+		[6, 0.55 + i * 0.91],
 	);
 }
-w.node('All branches', T.merge, { numberInputs: 4 }, [7, 0.4]);
+w.node('All branches', T.merge, { numberInputs: 4 }, [7, 1.9]);
 w.node(
 	'Every branch reached?',
 	T.code,
@@ -104,16 +104,16 @@ const reached = [...new Set($input.all().map((item) => item.json.branch))];
 const missing = expected.filter((branch) => !reached.includes(branch));
 return [{ json: { ok: missing.length === 0, reached, missing, at: new Date().toISOString() } }];`,
 	},
-	[8, 0.4],
+	[8, -0.1],
 );
-w.node('Passed?', T.if, condition(F, 'Passed?', '={{ $json.ok }}', 'true', 'boolean'), [9, 0.4]);
-w.node('Respond 200', T.respond, respond(200, '={{ $json }}'), [10, 0.1]);
-w.node('Respond 500', T.respond, respond(500, '={{ $json }}'), [10, 0.7]);
+w.node('Passed?', T.if, condition(F, 'Passed?', '={{ $json.ok }}', 'true', 'boolean'), [9, -0.1]);
+w.node('Respond 200', T.respond, respond(200, '={{ $json }}'), [10, -0.6]);
+w.node('Respond 500', T.respond, respond(500, '={{ $json }}'), [10, 0.45]);
 w.node(
 	'Fail the execution',
 	T.stopAndError,
 	{ errorMessage: '={{ "Fallback drill: branches not reached: " + $json.missing.join(", ") }}' },
-	[11, 0.7],
+	[11, 0.45],
 );
 
 w.connect('Every morning', 'Drill question');

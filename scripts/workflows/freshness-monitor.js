@@ -12,8 +12,8 @@ An AI that answers from a search index answers from **stale data** when the inde
 **GET /webhook/ai/freshness** runs the check now and answers with its result (an unreachable status endpoint is alerted too).
 
 By default it reads the simulator's stand-in index (\`${SIM}/_sim/index-status\`) and alerts to its inbox (\`${SIM}/_sim/inbox/alerts\`).`,
-	[-1, -1.8],
-	[4.2, 1.8],
+	[0, -0.75],
+	576,
 	5,
 );
 w.note(
@@ -23,8 +23,8 @@ w.note(
 2. Set \`alertUrl\` to your alert webhook (Slack, Teams, PagerDuty) or replace **Send alert**.
 3. Set the thresholds in **Is the index fresh?** to your indexer's schedule.
 4. Alerts repeat on every run while the index is late. To alert once per state, put an **Idempotency Guard** (Claim, key \`{{ $json.alert.index + ':' + $json.alert.status }}\`) before **Send alert** and Complete it with the retention you want between reminders.`,
-	[3.4, -1.8],
-	[3.8, 1.8],
+	[3.1, -0.75],
+	560,
 );
 
 w.node(
@@ -34,7 +34,7 @@ w.node(
 	[0, 0],
 );
 const hook = webhook('GET', 'ai/freshness');
-w.node('GET /ai/freshness', T.webhook, hook.params, [0, 0.7], hook.extra);
+w.node('GET /ai/freshness', T.webhook, hook.params, [0, 1], hook.extra);
 w.node(
 	'Settings',
 	T.set,
@@ -47,13 +47,13 @@ w.node(
 		},
 		false,
 	),
-	[1, 0.35],
+	[1, 0.5],
 );
 w.node(
 	'Read index status',
 	T.httpRequest,
 	{ url: '={{ $json.statusUrl }}', options: { timeout: 10000 } },
-	[2, 0.35],
+	[2, 0.5],
 	// an unreachable status endpoint is itself worth an alert
 	{ onError: 'continueErrorOutput' },
 );
@@ -67,7 +67,7 @@ w.node(
 			errorAfter: { count: 6, period: 'hour' },
 		},
 	},
-	[3, 0.2],
+	[3, 0.45],
 );
 w.node(
 	'Alert',
@@ -99,7 +99,7 @@ w.node(
 		},
 		false,
 	),
-	[4, 0.9],
+	[3, 1.65],
 );
 w.node(
 	'Respond (fresh)',
@@ -108,14 +108,14 @@ w.node(
 		200,
 		'={{ { index: $json.index, status: $json.freshness.status, age: $json.freshness.age, alerted: false } }}',
 	),
-	[4, 0],
+	[4, -0.5],
 );
 // Answer first (a schedule run has no caller), then send: a failing alert hook fails the execution.
 w.node(
 	'Respond (alerted)',
 	T.respond,
 	respond(200, '={{ { ...$json.alert, alerted: true } }}'),
-	[5, 0.7],
+	[5, 1],
 );
 w.node(
 	'Send alert',
@@ -128,7 +128,7 @@ w.node(
 		jsonBody: '={{ JSON.stringify($json.alert) }}',
 		options: { timeout: 10000 },
 	},
-	[6, 0.7],
+	[6, 1],
 );
 
 w.connect('Every 15 minutes', 'Settings');

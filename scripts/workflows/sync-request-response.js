@@ -16,8 +16,8 @@ A caller waits for the answer (a chat box, a form, another service).
 - **400** when the request misses the question
 
 What protects the caller: a bad request never reaches the AI; the AI Call waits 15 s per attempt at most (Interactive) and retries once; each failure class has its own answer.`,
-	[-1, -1.7],
-	[4.2, 1.9],
+	[0, -0.25],
+	488,
 	5,
 );
 w.note(
@@ -28,12 +28,12 @@ w.note(
 3. For n8n queue mode on many hosts, set **Store** to Redis or Postgres in the AI Call *and* the Fallback Router (they share the last good answers).
 4. Replace **Hand over to a person** with your ticket or chat hand-off.
 5. The webhook is open to anyone who can reach n8n, and every request costs an AI call: set **Authentication** (e.g. Header Auth) on it before exposing it.`,
-	[3.4, -1.7],
-	[3.6, 1.9],
+	[2.6, -0.25],
+	480,
 );
 
 const hook = webhook('POST', 'ai/sync');
-w.node('POST /ai/sync', T.webhook, hook.params, [0, 0.5], hook.extra);
+w.node('POST /ai/sync', T.webhook, hook.params, [0, 0], hook.extra);
 w.node(
 	'Check request',
 	T.completenessCheck,
@@ -45,7 +45,7 @@ w.node(
 			],
 		},
 	},
-	[1, 0.5],
+	[1, 0],
 );
 w.node(
 	'Answer (AI Call)',
@@ -58,7 +58,7 @@ w.node(
 		keepLastGood: true,
 		options: { maxRetries: 1, baseDelayMs: 250, totalTimeoutMs: 20000 },
 	},
-	[2, 0.5],
+	[2, 0],
 	{ credentials: AI_CREDENTIAL },
 );
 w.node(
@@ -70,7 +70,7 @@ w.node(
 	),
 	[3, 0],
 );
-w.node('Fallback Router', T.fallbackRouter, {}, [3, 1.2]);
+w.node('Fallback Router', T.fallbackRouter, {}, [3, 1]);
 w.node(
 	'Respond 200 (fallback answer)',
 	T.respond,
@@ -79,7 +79,7 @@ w.node(
 		'={{ { answer: $json.ai.text, fallback: $json.fallback.strategy, reason: $json.fallback.reason } }}',
 		{ 'X-Fallback': '={{ $json.fallback.strategy }}' },
 	),
-	[4.2, 0.6],
+	[4, 0.65],
 );
 w.node(
 	'Respond 503 (try later)',
@@ -89,9 +89,9 @@ w.node(
 		'={{ { error: "busy", message: "The AI service is overloaded. Try again later.", retryAt: $json.fallback.retryAt } }}',
 		{ 'Retry-After': '={{ Math.max(1, Math.ceil($json.fallback.retryInMs / 1000)) }}' },
 	),
-	[4.2, 1.2],
+	[4, 2],
 );
-w.node('Hand over to a person', T.noOp, {}, [4.2, 1.8]);
+w.node('Hand over to a person', T.noOp, {}, [4, 3]);
 w.node(
 	'Respond 202 (a person answers)',
 	T.respond,
@@ -99,13 +99,13 @@ w.node(
 		202,
 		'={{ { status: "accepted", message: "A person will answer.", reference: $execution.id, reason: $json.fallback.reason } }}',
 	),
-	[5.2, 1.8],
+	[5, 3],
 );
 w.node(
 	'Respond 400',
 	T.respond,
 	respond(400, '={{ { error: "invalid_request", problems: $json.completeness.failed } }}'),
-	[2, 1.4],
+	[2, 1],
 );
 
 w.connect('POST /ai/sync', 'Check request');

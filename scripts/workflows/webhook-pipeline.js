@@ -39,8 +39,8 @@ A system sends documents and retries when it does not hear back, so **the same d
 - **202** the document misses sections or is unreadable: a person reviews it
 - **503** + \`Retry-After\` the AI failed for now (rate limit, overload, timeout…); the key is released so the retry runs
 - **202** also when the AI cannot handle the document (content filter, too long…): a retry would fail the same way`,
-	[-1, -2],
-	[4.4, 2.2],
+	[0, -1.5],
+	1008,
 	5,
 );
 w.note(
@@ -52,17 +52,17 @@ w.note(
 4. In n8n queue mode with workers on many hosts, set **Store** to Redis or Postgres in **all four** Idempotency Guard nodes (Claim, Complete and both Release).
 5. Concurrent duplicates wait up to 20 s (**Wait 1 s** + **Still running?**) for the first delivery's result; set that to how long the pipeline takes.
 6. The webhook is open to anyone who can reach n8n: set **Authentication** (e.g. Header Auth) on it before exposing it.`,
-	[3.6, -2],
-	[4.2, 2.2],
+	[5.35, -3.3],
+	752,
 );
 
 const hook = webhook('POST', 'ai/documents');
-w.node('POST /ai/documents', T.webhook, hook.params, [0, 1], hook.extra);
+w.node('POST /ai/documents', T.webhook, hook.params, [0, 0], hook.extra);
 w.node(
 	'Has Idempotency-Key?',
 	T.if,
 	condition(F, 'Has Idempotency-Key?', '={{ $json.headers["idempotency-key"] }}', 'notEmpty'),
-	[1, 1],
+	[1, 0],
 );
 w.node(
 	'Respond 400 (no key)',
@@ -71,7 +71,7 @@ w.node(
 		400,
 		'={{ { error: "missing_idempotency_key", message: "Send an Idempotency-Key header, the same on every retry of one document." } }}',
 	),
-	[2, 2.4],
+	[2, 1.3],
 );
 w.node(
 	'Claim key',
@@ -82,7 +82,7 @@ w.node(
 		fingerprintFrom: 'payload',
 		leaseSeconds: 120,
 	},
-	[2, 1],
+	[2, -0.18],
 );
 w.node('Ensure documents table', T.dataTable, ensureTable(TABLE, COLUMNS), [3, 0], {
 	// Two first deliveries at once may both try to create it: the second one's error is harmless.
@@ -138,7 +138,7 @@ w.node(
 		timeoutPreset: 'interactive',
 		options: { maxRetries: 1, baseDelayMs: 250, outputField: 'classification' },
 	},
-	[6, 0],
+	[6, -1],
 	{ credentials: AI_CREDENTIAL },
 );
 w.node(
@@ -154,7 +154,7 @@ w.node(
 		timeoutPreset: 'interactive',
 		options: { maxRetries: 1, baseDelayMs: 250, outputField: 'enrichment' },
 	},
-	[7, 0],
+	[7, -1],
 	{ credentials: AI_CREDENTIAL },
 );
 const route = (key, category) => ({
@@ -180,14 +180,14 @@ w.node(
 		rules: { values: [route('Finance', 'invoice'), route('Legal', 'contract')] },
 		options: { fallbackOutput: 'extra', renameFallbackOutput: 'Other' },
 	},
-	[8, 0],
+	[8, -2.09],
 );
 for (const [i, team] of ['finance', 'legal', 'general'].entries()) {
 	w.node(
 		`File under ${team}`,
 		T.set,
 		assignments(F, `File under ${team}`, { filedUnder: ['string', team] }),
-		[9, -0.6 + i * 0.6],
+		[9, -3 + i],
 	);
 }
 w.node(
@@ -199,7 +199,7 @@ w.node(
 			'={{ { documentId: $json.documentId, category: $json.classification.json.category, confidence: $json.classification.json.confidence, summary: $json.enrichment.json.summary, sentiment: $json.enrichment.json.sentiment, filedUnder: $json.filedUnder, processedAt: $now.toUTC().toISO() } }}',
 		],
 	}),
-	[10, 0],
+	[10, -2],
 );
 w.node(
 	'Store document',
@@ -219,7 +219,7 @@ w.node(
 		}),
 		options: {},
 	},
-	[11, 0],
+	[11, -2],
 );
 const built = '$("Build response").item.json';
 w.node(
@@ -233,14 +233,14 @@ w.node(
 		resultFrom: 'expression',
 		result: `={{ ${built}.response }}`,
 	},
-	[12, 0],
+	[12, -2],
 );
-w.node('Respond 200', T.respond, respond(200, `={{ ${built}.response }}`), [13, 0]);
+w.node('Respond 200', T.respond, respond(200, `={{ ${built}.response }}`), [13, -2]);
 
 // Incomplete documents and AI failures a retry cannot fix: release the key (a corrected
 // document may come with the same key) and hand over to a person.
-w.node('Release key (needs a person)', T.idempotencyGuard, { operation: 'release' }, [6, 0.9]);
-w.node('Human review', T.noOp, {}, [7, 0.9]);
+w.node('Release key (needs a person)', T.idempotencyGuard, { operation: 'release' }, [10, 0.1]);
+w.node('Human review', T.noOp, {}, [11, 0.1]);
 w.node(
 	'Respond 202 (review)',
 	T.respond,
@@ -248,16 +248,16 @@ w.node(
 		202,
 		'={{ { status: "needs_review", documentId: $json.documentId, reason: $json.error ? $json.error.class : "incomplete", problems: $json.completeness.failed } }}',
 	),
-	[8, 0.9],
+	[12, 0.1],
 );
 // AI failures: release the key so the sender's retry runs the pipeline again.
 w.node(
 	'Retry may help?',
 	T.if,
 	condition(F, 'Retry may help?', '={{ $json.error.retryable }}', 'true', 'boolean'),
-	[8, 1.6],
+	[8, 1],
 );
-w.node('Release key (AI failed)', T.idempotencyGuard, { operation: 'release' }, [9, 1.5]);
+w.node('Release key (AI failed)', T.idempotencyGuard, { operation: 'release' }, [10, 1.2]);
 w.node(
 	'Respond 503 (retry)',
 	T.respond,
@@ -266,7 +266,7 @@ w.node(
 		'={{ { error: "ai_unavailable", class: $json.error.class, message: "Retry later with the same Idempotency-Key." } }}',
 		{ 'Retry-After': '30' },
 	),
-	[10, 1.5],
+	[11, 1.2],
 );
 
 // Claim outcomes other than New.
@@ -274,7 +274,7 @@ w.node(
 	'Respond 200 (replay)',
 	T.respond,
 	respond(200, '={{ $json.idempotency.result }}', { 'Idempotent-Replayed': 'true' }),
-	[3, 1.3],
+	[3, 1],
 );
 w.node('Wait 1 s', T.wait, { amount: 1, unit: 'seconds' }, [3, 2], {
 	webhookId: uuid('webhook-pipeline/wait'),
@@ -293,7 +293,7 @@ w.node(
 		'={{ { error: "in_progress", message: "A delivery with this Idempotency-Key is still being processed." } }}',
 		{ 'Retry-After': '5' },
 	),
-	[5, 2.4],
+	[5, 2.5],
 );
 w.node(
 	'Respond 422 (key reused)',
@@ -302,7 +302,7 @@ w.node(
 		422,
 		'={{ { error: "idempotency_key_reused", message: "This Idempotency-Key was used for a different document." } }}',
 	),
-	[3, 2.8],
+	[3, 3],
 );
 
 w.connect('POST /ai/documents', 'Has Idempotency-Key?');

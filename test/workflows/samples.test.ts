@@ -2,6 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import pkg from '../../package.json';
+import { canvasInfo, descriptionOf, outputsOf } from './canvas';
+import type { SampleNode, SampleWorkflow } from './canvas';
 
 // The sample workflows as users import them: built from scripts/workflows, named for the npm
 // package, and wired so that no item of our nodes can vanish. They run in real n8n in
@@ -10,6 +12,28 @@ import pkg from '../../package.json';
 const { buildAll } = require('../../scripts/build-workflows') as {
 	buildAll(): Array<{ file: string; text: string }>;
 };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const layout = require('../../scripts/workflows/layout') as {
+	problems(w: SampleWorkflow, info: typeof canvasInfo, options?: { loops?: string[] }): string[];
+	fitZoom(
+		w: SampleWorkflow,
+		info: typeof canvasInfo,
+		canvas: { width: number; height: number },
+	): { zoom: number };
+	markdownHeight(content: string, width: number): number;
+};
+
+/** Connections meant to run right to left: retry loops. */
+const LOOPS: Record<string, string[]> = {
+	'webhook-pipeline.json': ['Still running? -> Claim key'],
+};
+/**
+ * The editor's canvas in a 1600 × 1000 browser window: minus n8n's side bar and header (an
+ * estimate; the browser suite measures the real one).
+ */
+/** 16 px names at 0.45 are about 7 px on screen: the least a person can still read. */
+const MIN_ZOOM = 0.45;
+const CANVAS = { width: 1600 - 200, height: 1000 - 120 };
 
 interface WorkflowNode {
 	name: string;
@@ -28,15 +52,6 @@ interface WorkflowJson {
 const dir = join(__dirname, '../../workflows');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 const load = (file: string) => JSON.parse(readFileSync(join(dir, file), 'utf8')) as WorkflowJson;
-
-/** Outputs each of our routing nodes has (the Guard's Complete and Release have one). */
-const OUTPUTS: Record<string, (n: WorkflowNode) => number> = {
-	aiCall: () => 2,
-	completenessCheck: () => 2,
-	freshnessCheck: () => 3,
-	fallbackRouter: () => 4,
-	idempotencyGuard: (n) => ((n.parameters.operation ?? 'claim') === 'claim' ? 4 : 1),
-};
 
 const ourNodeNames = pkg.n8n.nodes.map((path) =>
 	path
@@ -106,8 +121,10 @@ describe.each(files)('%s', (file) => {
 
 	it('wires every output of our nodes, so no item is dropped', () => {
 		for (const node of workflow.nodes) {
-			const count = OUTPUTS[node.type.split('.')[1]]?.(node);
-			if (!count) continue;
+			if (!descriptionOf(node.type)) continue;
+			// from the node's description, as the editor computes it (outputs may be an expression)
+			const count = outputsOf(node as unknown as SampleNode).length;
+			expect({ node: node.name, count: count > 0 }).toEqual({ node: node.name, count: true });
 			const main = workflow.connections[node.name]?.main ?? [];
 			for (let output = 0; output < count; output++)
 				expect({ node: node.name, output, wired: (main[output] ?? []).length > 0 }).toEqual({
@@ -116,6 +133,17 @@ describe.each(files)('%s', (file) => {
 					wired: true,
 				});
 		}
+	});
+
+	it('reads on the canvas: no node over another node or its name, none on a sticky, stickies sized to their text, flow left to right, edges not behind nodes', () => {
+		const sample = workflow as unknown as SampleWorkflow;
+		expect(layout.problems(sample, canvasInfo, { loops: LOOPS[file] ?? [] })).toEqual([]);
+	});
+
+	it('zoom to fit in a 1600 × 1000 window keeps the text readable', () => {
+		const { zoom } = layout.fitZoom(workflow as unknown as SampleWorkflow, canvasInfo, CANVAS);
+		// node names are 16 px and sticky text 14 px at zoom 1
+		expect(zoom).toBeGreaterThanOrEqual(MIN_ZOOM);
 	});
 
 	it('answers every webhook through Respond to Webhook nodes, with unique ids', () => {
@@ -135,4 +163,40 @@ it('no two samples serve the same webhook', () => {
 			.map((n) => `${String(n.parameters.httpMethod)} ${String(n.parameters.path)}`),
 	);
 	expect(new Set(routes).size).toBe(routes.length);
+});
+
+it('the canvas check catches a node moved onto another, onto a sticky, and a back edge', () => {
+	const sample = load('fallback-drill.json') as unknown as SampleWorkflow;
+	const moved = (name: string, position: [number, number]): SampleWorkflow => ({
+		...sample,
+		nodes: sample.nodes.map((n) => (n.name === name ? { ...n, position } : n)),
+	});
+	const at = (name: string) => sample.nodes.find((n) => n.name === name)!.position;
+	const [x, y] = at('Reached cached');
+	// 100 px below: the old layout's spacing, the next node covers this one's name
+	expect(layout.problems(moved('Reached queue', [x, y + 100]), canvasInfo)).toContainEqual(
+		expect.stringMatching(/"Reached queue" .* covers the name of "Reached cached"/),
+	);
+	const about = sample.nodes.find((n) => n.name === 'About')!;
+	expect(
+		layout.problems(
+			moved('Drill question', [about.position[0] + 20, about.position[1] + 20]),
+			canvasInfo,
+		),
+	).toContainEqual(expect.stringMatching(/"Drill question" sits on the sticky note "About"/));
+	const [fx, fy] = at('Every morning');
+	expect(layout.problems(moved('Fallback Router', [fx, fy + 400]), canvasInfo)).toContainEqual(
+		expect.stringMatching(/"Simulated outage \(AI Call\)" → "Fallback Router" runs right to left/),
+	);
+	const tall = {
+		...sample,
+		nodes: sample.nodes.map((n) =>
+			n.name === 'About'
+				? { ...n, parameters: { ...n.parameters, height: 2 * Number(n.parameters.height) } }
+				: n,
+		),
+	};
+	expect(layout.problems(tall, canvasInfo)).toContainEqual(
+		expect.stringMatching(/sticky "About" is \d+ px tall for/),
+	);
 });
