@@ -491,6 +491,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 				return sendJson(res, 200, { ok: true });
 			case 'GET /_sim/counters':
 				return sendJson(res, 200, counters);
+			case 'GET /_sim/requests':
+				return sendJson(res, 200, log);
 			case 'POST /_sim/reset':
 				resetAll();
 				return sendJson(res, 200, { ok: true });

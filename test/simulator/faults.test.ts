@@ -42,6 +42,24 @@ describe('fault specs', () => {
 		expect(() => parseFaultSpec(spec)).toThrow(message);
 	});
 
+	it('parses the faults of a service that trickles, echoes the key, or answers with garbage', () => {
+		expect(parseFaultSpec('trickle')).toMatchObject({ kind: 'trickle', trickleMs: 2000 });
+		expect(parseFaultSpec('trickle=500;key=t')).toMatchObject({ kind: 'trickle', trickleMs: 500 });
+		expect(parseFaultSpec('echo-key;status=401')).toMatchObject({
+			kind: 'echo-key',
+			statuses: [401],
+		});
+		expect(parseFaultSpec('hostile=usage-negative')).toMatchObject({
+			kind: 'hostile',
+			hostile: 'usage-negative',
+		});
+		expect(() => parseFaultSpec('hostile=nice')).toThrow(/hostile must be one of not-object/);
+		expect(() => parseFaultSpec('trickle;hang')).toThrow(/only one of trickle, hang/);
+		const planner = new FaultPlanner(seededRandom(1));
+		expect(planner.decide(parseFaultSpec('trickle=300'))).toMatchObject({ trickleMs: 300 });
+		expect(planner.decide(parseFaultSpec('hostile=huge'))).toMatchObject({ hostile: 'huge' });
+	});
+
 	it('fail-first applies to the first N requests of the same scope only', () => {
 		const planner = new FaultPlanner(seededRandom(1));
 		const a = parseFaultSpec('fail-first=2;status=503;key=a');

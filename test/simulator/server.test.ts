@@ -563,3 +563,87 @@ describe('fault injection and counters', () => {
 		expect(await pending).not.toBe('200');
 	});
 });
+
+describe('simulator: connections, the request log and hostile services', () => {
+	it('counts open connections and logs each request with its start, end and outcome', async () => {
+		// a simulator of its own: clients keep idle connections to the shared one open
+		const own = await startSimulator({ seed: 2 });
+		try {
+			await countsOpenConnections(own);
+		} finally {
+			await own.close();
+		}
+	});
+
+	async function countsOpenConnections(sim: Simulator) {
+		const chat = (content: string) =>
+			fetch(`${sim.url}/v1/chat/completions`, {
+				method: 'POST',
+				headers: { 'content-type': 'application/json', authorization: 'Bearer sim-key' },
+				body: JSON.stringify({ model: 'sim-standard', messages: [{ role: 'user', content }] }),
+			});
+		const slow = [1, 2, 3].map((n) => outcome(chat(`hi [[sim:latency=300;key=c${n}]]`)));
+		for (let i = 0; i < 200 && sim.counters().inFlight < 3; i++)
+			await new Promise((r) => setTimeout(r, 5));
+		expect(sim.counters().openConnections).toBe(3);
+		expect(await Promise.all(slow)).toEqual(['200', '200', '200']);
+		await sim.idle();
+		expect(sim.counters().peakOpenConnections).toBe(3);
+		const log = sim.requestLog();
+		expect(log.map((e) => [e.key, e.outcome, e.fault])).toEqual([
+			['c1', '200', 'latency'],
+			['c2', '200', 'latency'],
+			['c3', '200', 'latency'],
+		]);
+		for (const e of log) expect(e.endedAt! - e.startedAt).toBeGreaterThanOrEqual(295);
+		expect(await json(fetch(`${sim.url}/_sim/requests`))).toHaveLength(3);
+	}
+
+	it('trickle sends the headers at once and the whole body slowly; a client that leaves is logged aborted', async () => {
+		const t0 = Date.now();
+		const res = await chat('Please pay the invoice [[sim:trickle=400]]');
+		expect(res.status).toBe(200);
+		expect(Date.now() - t0).toBeLessThan(300);
+		expect((await json(res)).choices[0].message.content).toMatch(/^Category: invoice/);
+		expect(Date.now() - t0).toBeGreaterThanOrEqual(350);
+
+		const abort = new AbortController();
+		const early = await fetch(`${sim.url}/v1/chat/completions`, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json', authorization: 'Bearer sim-key' },
+			body: JSON.stringify({
+				model: 'sim-standard',
+				messages: [{ role: 'user', content: 'hi [[sim:trickle=2000;key=left]]' }],
+			}),
+			signal: abort.signal,
+		});
+		expect(early.status).toBe(200);
+		abort.abort();
+		await sim.idle(3000);
+		expect(sim.requestLog().find((e) => e.key === 'left')).toMatchObject({ outcome: 'aborted' });
+	});
+
+	it('echo-key quotes the request headers (the key too) into the answer or the error', async () => {
+		const ok = await json(chat('hi [[sim:echo-key]]'));
+		expect(ok.choices[0].message.content).toContain('"authorization":"Bearer sim-key"');
+		const bad = await chat('hi [[sim:echo-key;status=400]]');
+		expect(bad.status).toBe(400);
+		expect((await json(bad)).error.message).toContain('Bearer sim-key');
+	});
+
+	it.each([
+		['not-object', (b: string) => expect(JSON.parse(b)).toEqual([1, 2, 3])],
+		['choices-string', (b: string) => expect(JSON.parse(b).choices).toBe('x')],
+		['usage-negative', (b: string) => expect(JSON.parse(b).usage.prompt_tokens).toBe(-1000000)],
+		['non-utf8', (b: string) => expect(b).toContain('\uFFFD')],
+	])('hostile=%s sends that body with 200', async (variant, check) => {
+		const res = await chat(`hi [[sim:hostile=${variant}]]`);
+		expect(res.status).toBe(200);
+		check(await res.text());
+	});
+
+	it('hostile=huge sends 40 MB', async () => {
+		const res = await chat('hi [[sim:hostile=huge]]');
+		expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(40 * 1024 * 1024);
+	});
+});
