@@ -139,3 +139,23 @@ describe('authHeaders and parseExtraHeaders', () => {
 		expect(parseExtraHeaders({ 'X-N': 1 })).toEqual({ 'x-n': '1' });
 	});
 });
+
+describe('aiServiceApi credential test, as the README quotes it', () => {
+	it('every failure message n8n can show for the test is quoted word for word', () => {
+		// eslint-disable-next-line @typescript-eslint/no-require-imports
+		const readme = (require('node:fs') as typeof import('node:fs')).readFileSync(
+			`${__dirname}/../../README.md`,
+			'utf8',
+		);
+		const section = readme.slice(readme.indexOf('## Credentials'), readme.indexOf('## AI Call'));
+		const rules = new AiServiceApi().test.rules ?? [];
+		expect(rules.length).toBeGreaterThan(0);
+		for (const rule of rules) {
+			const message = (rule.properties as { message: string }).message;
+			expect(section.replace(/\s+/g, ' ')).toContain(message);
+		}
+		// and what n8n 2.41 itself shows around them, not the API's "Connection successful!"
+		expect(section).toContain('Connection tested successfully');
+		expect(section).not.toContain('Connection successful!');
+	});
+});
