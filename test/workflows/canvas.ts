@@ -108,10 +108,13 @@ export function outputsOf(node: SampleNode): Array<string | undefined> {
 /** n8n's own nodes in the samples (n8n-nodes-base is not a dependency of this package). */
 function baseOutputs(node: SampleNode): Array<string | undefined> {
 	const kind = node.type.replace(/^n8n-nodes-base\./, '');
-	const p = node.parameters as Record<string, any>;
+	const p = node.parameters as {
+		rules?: { values?: Array<{ outputKey?: string }> };
+		options?: { fallbackOutput?: string; renameFallbackOutput?: string };
+	};
 	if (kind === 'if') return ['true', 'false'];
 	if (kind === 'switch') {
-		const rules = (p.rules?.values ?? []) as Array<{ outputKey?: string }>;
+		const rules = p.rules?.values ?? [];
 		const labels = rules.map((r, i) => r.outputKey ?? String(i));
 		if (p.options?.fallbackOutput === 'extra')
 			labels.push(p.options?.renameFallbackOutput ?? 'Fallback');
@@ -133,16 +136,16 @@ function baseInputs(node: SampleNode): Array<string | undefined> {
 
 /** The subtitle of n8n's own nodes that have one (their descriptions in n8n-nodes-base 2.41). */
 function baseSubtitle(node: SampleNode): string | true | undefined {
-	const p = node.parameters as Record<string, any>;
+	const p = node.parameters as Record<string, string | undefined>;
 	switch (node.type.replace(/^n8n-nodes-base\./, '')) {
 		case 'set':
-			return String(p.mode ?? 'manual');
+			return p.mode ?? 'manual';
 		case 'switch':
 			return 'mode: Rules';
 		case 'crypto':
-			return String(p.action ?? 'hash');
+			return p.action ?? 'hash';
 		case 'dataTable':
-			return `${String(p.operation ?? '')}: ${String(p.resource ?? 'row')}`;
+			return `${p.operation ?? ''}: ${p.resource ?? 'row'}`;
 		case 'httpRequest':
 			return true; // method and URL: as wide as the name's box allows
 		default:
