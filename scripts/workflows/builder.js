@@ -54,9 +54,11 @@ function uuid(seed) {
 }
 
 class Workflow {
-	constructor(file, name) {
+	/** `column`: px per column, narrower than GRID.x where the names allow it. */
+	constructor(file, name, { column = GRID.x } = {}) {
 		this.file = file;
 		this.name = name;
+		this.column = column;
 		this.nodes = [];
 		this.connections = {};
 	}
@@ -71,7 +73,7 @@ class Workflow {
 			name,
 			type,
 			typeVersion,
-			position: [snap(col * GRID.x), snap(row * GRID.y)],
+			position: [snap(col * this.column), snap(row * GRID.y)],
 			...extra,
 		});
 		return name;
@@ -90,7 +92,7 @@ class Workflow {
 			name,
 			type: T.sticky[0],
 			typeVersion: T.sticky[1],
-			position: [snap(col * GRID.x), snap(bottom * GRID.y) - height],
+			position: [snap(col * this.column), snap(bottom * GRID.y) - height],
 		});
 		return name;
 	}

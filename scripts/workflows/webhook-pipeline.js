@@ -13,7 +13,10 @@ const {
 	ensureTable,
 } = require('./builder');
 
-const w = new Workflow('webhook-pipeline', 'AI patterns: webhook-triggered pipeline');
+// 14 steps in a row: columns as narrow as the names allow, so zoom to fit stays readable
+const w = new Workflow('webhook-pipeline', 'AI patterns: webhook-triggered pipeline', {
+	column: 176,
+});
 const F = w.file;
 const TABLE = 'ai_documents';
 const COLUMNS = [
@@ -84,7 +87,7 @@ w.node(
 	},
 	[2, -0.18],
 );
-w.node('Ensure documents table', T.dataTable, ensureTable(TABLE, COLUMNS), [3, 0], {
+w.node('Ensure documents table', T.dataTable, ensureTable(TABLE, COLUMNS), [3.1, 0], {
 	// Two first deliveries at once may both try to create it: the second one's error is harmless.
 	onError: 'continueRegularOutput',
 });
@@ -219,7 +222,7 @@ w.node(
 		}),
 		options: {},
 	},
-	[11, -2],
+	[10.8, -2],
 );
 const built = '$("Build response").item.json';
 w.node(
@@ -233,9 +236,9 @@ w.node(
 		resultFrom: 'expression',
 		result: `={{ ${built}.response }}`,
 	},
-	[12, -2],
+	[11.6, -2],
 );
-w.node('Respond 200', T.respond, respond(200, `={{ ${built}.response }}`), [13, -2]);
+w.node('Respond 200', T.respond, respond(200, `={{ ${built}.response }}`), [12.4, -2]);
 
 // Incomplete documents and AI failures a retry cannot fix: release the key (a corrected
 // document may come with the same key) and hand over to a person.
@@ -274,16 +277,16 @@ w.node(
 	'Respond 200 (replay)',
 	T.respond,
 	respond(200, '={{ $json.idempotency.result }}', { 'Idempotent-Replayed': 'true' }),
-	[3, 1],
+	[3.1, 0.9],
 );
-w.node('Wait 1 s', T.wait, { amount: 1, unit: 'seconds' }, [3, 2], {
+w.node('Wait 1 s', T.wait, { amount: 1, unit: 'seconds' }, [3.1, 1.8], {
 	webhookId: uuid('webhook-pipeline/wait'),
 });
 w.node(
 	'Still running?',
 	T.if,
 	condition(F, 'Still running?', '={{ $runIndex }}', 'lt', 'number', 20),
-	[4, 2],
+	[4, 1.8],
 );
 w.node(
 	'Respond 409 (in progress)',
@@ -293,7 +296,7 @@ w.node(
 		'={{ { error: "in_progress", message: "A delivery with this Idempotency-Key is still being processed." } }}',
 		{ 'Retry-After': '5' },
 	),
-	[5, 2.5],
+	[5, 2.3],
 );
 w.node(
 	'Respond 422 (key reused)',
@@ -302,7 +305,7 @@ w.node(
 		422,
 		'={{ { error: "idempotency_key_reused", message: "This Idempotency-Key was used for a different document." } }}',
 	),
-	[3, 3],
+	[3.1, 2.7],
 );
 
 w.connect('POST /ai/documents', 'Has Idempotency-Key?');

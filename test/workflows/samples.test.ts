@@ -31,8 +31,8 @@ const LOOPS: Record<string, string[]> = {
  * The editor's canvas in a 1600 × 1000 browser window: minus n8n's side bar and header (an
  * estimate; the browser suite measures the real one).
  */
-/** 16 px names at 0.45 are about 7 px on screen: the least a person can still read. */
-const MIN_ZOOM = 0.45;
+/** 16 px names at 0.5 are 8 px on screen, 14 px sticky text 7 px: about the least a person still reads. */
+const MIN_ZOOM = 0.5;
 const CANVAS = { width: 1600 - 200, height: 1000 - 120 };
 
 interface WorkflowNode {
