@@ -205,11 +205,17 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 
 		const format = responseFormat(i);
 		const schema = format === 'jsonSchema' ? schemaValidator(jsonSchema(i)) : undefined;
+		/** A number option; a value from an expression that is no number fails the item. */
+		const num = (value: unknown, field: string, fallback: number) =>
+			check(false, () => numberOption(value, field), undefined) ?? fallback;
 		const pre = preset(i);
 		const attemptTimeoutMs =
-			pre === 'custom' ? Math.max(1, timeoutMs(i)) : TIMEOUT_PRESETS[pre].attemptMs;
+			pre === 'custom'
+				? Math.max(1, num(timeoutMs(i), 'Timeout per Attempt (ms)', 10_000))
+				: TIMEOUT_PRESETS[pre].attemptMs;
 		const totalTimeoutMs =
-			o.totalTimeoutMs || (pre === 'custom' ? attemptTimeoutMs * 4 : TIMEOUT_PRESETS[pre].totalMs);
+			num(o.totalTimeoutMs, 'Total Time Budget (ms)', 0) ||
+			(pre === 'custom' ? attemptTimeoutMs * 4 : TIMEOUT_PRESETS[pre].totalMs);
 
 		const fb = check(
 			!fallbacksAreExpression,
@@ -233,8 +239,17 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 		const simulateMode = o.simulate ?? 'off';
 		const simulate =
 			simulateMode === 'all' ||
-			(simulateMode === 'percent' && Math.random() * 100 < (o.simulatePercent ?? 50)) ||
+			(simulateMode === 'percent' &&
+				Math.random() * 100 < num(o.simulatePercent, 'Simulated Percentage', 50)) ||
 			(simulateMode === 'expression' && o.simulateWhen === true);
+
+		// read before the result below, so that their problems reach inputError
+		const maxRetries = Math.min(20, Math.max(0, num(o.maxRetries, 'Max Retries', 3)));
+		const baseDelayMs = num(o.baseDelayMs, 'Retry Base Delay (ms)', 500);
+		const maxDelayMs = num(o.maxDelayMs, 'Retry Max Delay (ms)', 30_000);
+		const cacheTtlMs = num(o.cacheTtlSeconds, 'Cache TTL (Seconds)', 3600) * 1000;
+		const lastGoodRetentionMs =
+			num(o.lastGoodRetentionHours, 'Last Good Retention (Hours)', 168) * 3_600_000;
 
 		return {
 			inputError: problem ? new AiCallError('bad_request', problem) : undefined,
@@ -252,9 +267,9 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 			validate: schema?.validate,
 			attemptTimeoutMs,
 			totalTimeoutMs: Math.max(totalTimeoutMs, 1),
-			maxRetries: Math.min(20, Math.max(0, o.maxRetries ?? 3)),
-			baseDelayMs: o.baseDelayMs ?? 500,
-			maxDelayMs: o.maxDelayMs ?? 30_000,
+			maxRetries,
+			baseDelayMs,
+			maxDelayMs,
 			fallbacks: fb,
 			costTag: costTag || null,
 			outputField: outputField || 'ai',
@@ -263,9 +278,9 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 			simulateClass: o.simulateClass ?? 'simulated',
 			cacheKey: key,
 			cacheNamespace: o.cacheNamespace || 'ai-call',
-			cacheTtlMs: (o.cacheTtlSeconds ?? 3600) * 1000,
+			cacheTtlMs,
 			forceRefresh: o.forceRefresh === true,
-			lastGoodRetentionMs: (o.lastGoodRetentionHours ?? 168) * 3_600_000,
+			lastGoodRetentionMs,
 		};
 	};
 }

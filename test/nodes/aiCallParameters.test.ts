@@ -542,6 +542,22 @@ describe('AI Call: an item that cannot make a request fails alone, without a cal
 		expect(errorOf(out[1][0])).toMatchObject({ class: 'bad_request', attempts: 0 });
 		expect(bodies).toHaveLength(1);
 	});
+	it('a number option from an expression that is no number fails that item alone', async () => {
+		const { out, error } = await ai(
+			'openai',
+			{ options: { maxRetries: '={{ $json.retries }}', temperature: '={{ $json.t }}' } },
+			[
+				{ text: 'a', retries: 'twice', t: 0.5 },
+				{ text: 'b', retries: 1, t: 'warm' },
+				{ text: 'c', retries: '2', t: '0.7' },
+			],
+		);
+		expect(error).toBeUndefined();
+		expect(pairedIndexes(out)).toEqual([[2], [0, 1]]);
+		for (const failed of out[1])
+			expect(errorOf(failed)).toMatchObject({ class: 'bad_request', attempts: 0 });
+		expect(bodies.map((b) => b.body.temperature)).toEqual([0.7]);
+	});
 });
 
 describe('AI Call: prompts that are not text', () => {
