@@ -88,7 +88,8 @@ describe('AI Call: a timed-out attempt closes its connection', () => {
 		for (const entry of log) {
 			// abandoned by the client, not finished (and billed in full) by the service
 			expect(entry.outcome).toBe('aborted');
-			expect(entry.endedAt! - entry.startedAt).toBeLessThan(250 + 400);
+			// closed at the timeout (slack for a loaded machine), long before the 3 s the service needs
+			expect(entry.endedAt! - entry.startedAt).toBeLessThan(250 + 1000);
 		}
 		for (const n of [1, 2, 3, 4, 5, 6]) {
 			const [first, second] = attemptsOf(log, `t${n}`);
@@ -106,7 +107,7 @@ describe('AI Call: a timed-out attempt closes its connection', () => {
 		expect(sim.counters().peakOpenConnections).toBe(1);
 		const log = sim.requestLog();
 		expect(log.map((e) => e.outcome)).toEqual(['hang', 'hang']);
-		for (const entry of log) expect(entry.endedAt! - entry.startedAt).toBeLessThan(200 + 400);
+		for (const entry of log) expect(entry.endedAt! - entry.startedAt).toBeLessThan(200 + 1000);
 	});
 });
 
