@@ -4,15 +4,9 @@
  */
 import { DateTime } from 'luxon';
 
-export type TimestampFormat =
-	| 'auto'
-	| 'iso'
-	| 'rfc2822'
-	| 'http'
-	| 'sql'
-	| 'epochSeconds'
-	| 'epochMillis'
-	| 'custom';
+import { MAX_TIME_MS, readDate, type DateOptions, type DateFormat, type DateRead } from './dates';
+
+export type TimestampFormat = DateFormat;
 
 export type FreshnessStatus = 'fresh' | 'warn' | 'stale';
 
@@ -46,12 +40,7 @@ export interface FreshnessRules {
 	clockSkewMs: number;
 }
 
-export interface ParseOptions {
-	format: TimestampFormat;
-	customFormat?: string;
-	/** IANA zone for timestamps that carry none, e.g. "Europe/Berlin". */
-	defaultZone: string;
-}
+export type ParseOptions = DateOptions;
 
 export interface FreshnessResult {
 	status: FreshnessStatus;
@@ -62,6 +51,8 @@ export interface FreshnessResult {
 	checkedAt: string;
 	warnAfterMs: number | null;
 	errorAfterMs: number | null;
+	/** Why the timestamp could not be judged by age, naming its field; null otherwise. */
+	message: string | null;
 }
 
 /** The node's settings, as entered; `resolveSettings` checks them. */
@@ -84,7 +75,7 @@ export function resolveSettings(
 	const rules: FreshnessRules = {
 		warnAfterMs: thresholdMs(s.warnAfter, 'Warn After'),
 		errorAfterMs: thresholdMs(s.errorAfter, 'Error After'),
-		clockSkewMs: (s.clockSkewSeconds ?? 300) * 1000,
+		clockSkewMs: clockSkewMs(s.clockSkewSeconds),
 	};
 	validateRules(rules);
 	const zone = s.defaultZone || 'UTC';
@@ -96,32 +87,44 @@ export function resolveSettings(
 	if (s.format === 'custom' && !s.customFormat) throw new Error('"Custom Format" is empty');
 	const parse: ParseOptions = { format: s.format, customFormat: s.customFormat, defaultZone: zone };
 	if (s.referenceTime !== undefined && s.referenceTime !== '') {
-		const ref = parseTimestamp(s.referenceTime, { format: 'auto', defaultZone: zone });
-		if (ref === undefined || Number.isNaN(ref)) {
-			throw new Error(
-				`"Reference Time" could not be read as a date: ${JSON.stringify(s.referenceTime)}`,
-			);
-		}
-		nowMs = ref;
+		const ref = readDate(s.referenceTime, { format: 'auto', defaultZone: zone });
+		if (!ref.ok) throw new Error(`"Reference Time" ${ref.why}`);
+		nowMs = ref.ms;
 	}
 	return { rules, parse, nowMs };
 }
 
+function clockSkewMs(seconds: unknown): number {
+	if (seconds === undefined || seconds === null || seconds === '') return 300_000;
+	const n = typeof seconds === 'string' ? Number(seconds) : seconds;
+	if (typeof n !== 'number' || !Number.isFinite(n) || n < 0)
+		throw new Error('"Allowed Clock Skew (Seconds)" must be a number of 0 or more');
+	return n * 1000;
+}
+
+/** A threshold in milliseconds; a count of 0 (or none) leaves it out, like a missing dbt `warn_after`. */
 export function thresholdMs(t: Threshold | undefined, name: string): number | undefined {
 	if (!t) return undefined;
-	if (typeof t.count !== 'number' || !Number.isFinite(t.count) || t.count < 0) {
-		throw new Error(`${name}: the count must be a number of 0 or more`);
+	const raw: unknown = t.count;
+	const count = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+	if (typeof count !== 'number' || !Number.isFinite(count) || count < 0) {
+		throw new Error(
+			`"${name}" must be a number of 0 or more, not ${JSON.stringify(raw) ?? String(raw)}`,
+		);
 	}
-	const unit = PERIOD_MS[t.period];
-	if (!unit) throw new Error(`${name}: unknown period "${String(t.period)}"`);
-	return t.count * unit;
+	if (count === 0) return undefined;
+	const unit = Object.prototype.hasOwnProperty.call(PERIOD_MS, t.period) ? PERIOD_MS[t.period] : 0;
+	if (!unit) throw new Error(`"${name} Unit": unknown unit "${String(t.period)}"`);
+	const ms = count * unit;
+	if (ms > MAX_TIME_MS) throw new Error(`"${name}" is longer than any date range`);
+	return ms;
 }
 
 export function validateRules(rules: FreshnessRules): void {
 	const { warnAfterMs: warn, errorAfterMs: error } = rules;
 	if (warn === undefined && error === undefined) {
 		throw new Error(
-			'Set "Warn After", "Error After" or both: without either, nothing can be judged stale',
+			'Set "Warn After", "Error After" or both above 0: without either, nothing can be judged stale',
 		);
 	}
 	if (warn !== undefined && error !== undefined && warn >= error) {
@@ -131,68 +134,37 @@ export function validateRules(rules: FreshnessRules): void {
 	}
 }
 
-/** Values below this are epoch seconds, above it milliseconds (1e11 s is the year 5138; 1e11 ms is 1973). */
-const EPOCH_SECONDS_LIMIT = 1e11;
-const NUMERIC = /^-?\d+(\.\d+)?$/;
-
 /**
- * Parses what a field or expression gave: a string in one of the formats, a number (epoch),
- * a Date, or a Luxon DateTime (n8n expressions return those, possibly from another Luxon copy).
- * Returns epoch milliseconds, undefined when there is no value, NaN when it cannot be read.
+ * Epoch milliseconds from what a field or expression gave (see `readDate`): undefined when there
+ * is no value, NaN when it cannot be read. Kept for callers that want a number.
  */
 export function parseTimestamp(value: unknown, options: ParseOptions): number | undefined {
-	if (value === undefined || value === null || value === '') return undefined;
-	if (value instanceof Date) return value.getTime();
-	if (
-		typeof value === 'object' &&
-		typeof (value as { toMillis?: unknown }).toMillis === 'function'
-	) {
-		return (value as { toMillis(): number }).toMillis();
-	}
-	const { format, defaultZone: zone } = options;
-	if (typeof value === 'number') {
-		if (!Number.isFinite(value)) return NaN;
-		if (format === 'epochSeconds') return value * 1000;
-		if (format === 'epochMillis') return value;
-		if (format === 'auto') return Math.abs(value) < EPOCH_SECONDS_LIMIT ? value * 1000 : value;
-		return NaN;
-	}
-	if (typeof value !== 'string') return NaN;
-	const text = value.trim();
-	switch (format) {
-		case 'epochSeconds':
-			return NUMERIC.test(text) ? Number(text) * 1000 : NaN;
-		case 'epochMillis':
-			return NUMERIC.test(text) ? Number(text) : NaN;
-		case 'iso':
-			return millis(DateTime.fromISO(text, { zone, setZone: true }));
-		case 'rfc2822':
-			return millis(DateTime.fromRFC2822(text, { zone, setZone: true }));
-		case 'http':
-			return millis(DateTime.fromHTTP(text, { zone, setZone: true }));
-		case 'sql':
-			return millis(DateTime.fromSQL(text, { zone, setZone: true }));
-		case 'custom':
-			if (!options.customFormat) return NaN;
-			return millis(DateTime.fromFormat(text, options.customFormat, { zone, setZone: true }));
-		case 'auto': {
-			if (NUMERIC.test(text)) return parseTimestamp(Number(text), options);
-			for (const parse of [
-				DateTime.fromISO,
-				DateTime.fromRFC2822,
-				DateTime.fromHTTP,
-				DateTime.fromSQL,
-			]) {
-				const dt = parse(text, { zone, setZone: true });
-				if (dt.isValid) return dt.toMillis();
-			}
-			return NaN;
-		}
-	}
+	const read = readDate(value, options);
+	if (read.ok) return read.ms;
+	return read.missing ? undefined : NaN;
 }
 
-function millis(dt: DateTime): number {
-	return dt.isValid ? dt.toMillis() : NaN;
+/**
+ * The verdict for one date read, with a message naming where it came from
+ * (`source`, e.g. 'field "updatedAt"') when the timestamp is missing, unreadable or in the future.
+ */
+export function assess(
+	read: DateRead,
+	source: string,
+	nowMs: number,
+	rules: FreshnessRules,
+): FreshnessResult {
+	if (!read.ok) {
+		return {
+			...judge(read.missing ? undefined : NaN, nowMs, rules),
+			message: `${source} ${read.why}`,
+		};
+	}
+	const result = judge(read.ms, nowMs, rules);
+	if (result.reason === 'future_timestamp') {
+		result.message = `${source} is ${formatAge(read.ms - nowMs)} ahead of the check time, more than the allowed clock skew of ${formatAge(rules.clockSkewMs)}`;
+	}
+	return result;
 }
 
 export function judge(
@@ -204,8 +176,13 @@ export function judge(
 		checkedAt: new Date(nowMs).toISOString(),
 		warnAfterMs: rules.warnAfterMs ?? null,
 		errorAfterMs: rules.errorAfterMs ?? null,
+		message: null,
 	};
-	if (timestampMs === undefined || Number.isNaN(timestampMs)) {
+	if (
+		timestampMs === undefined ||
+		!Number.isFinite(timestampMs) ||
+		Math.abs(timestampMs) > MAX_TIME_MS
+	) {
 		return {
 			...base,
 			status: 'stale',
@@ -215,7 +192,7 @@ export function judge(
 			timestamp: null,
 		};
 	}
-	const ageMs = nowMs - timestampMs;
+	let ageMs = nowMs - timestampMs;
 	const timestamp = new Date(timestampMs).toISOString();
 	if (ageMs < -rules.clockSkewMs) {
 		return {
@@ -227,7 +204,9 @@ export function judge(
 			timestamp,
 		};
 	}
-	const age = formatAge(Math.max(ageMs, 0));
+	// Inside the clock skew a timestamp counts as now: its age is 0, not negative.
+	if (ageMs < 0) ageMs = 0;
+	const age = formatAge(ageMs);
 	if (rules.errorAfterMs !== undefined && ageMs > rules.errorAfterMs) {
 		return { ...base, status: 'stale', reason: 'error_after_exceeded', ageMs, age, timestamp };
 	}

@@ -8,13 +8,13 @@ import {
 	type INodeTypeDescription,
 } from 'n8n-workflow';
 
+import { readDate, type DateRead } from '../../lib/dates';
 import {
-	judge,
-	parseTimestamp,
+	assess,
 	resolveSettings,
 	type FreshnessResult,
 	type ParseOptions,
-	type Threshold,
+	type Period,
 	type TimestampFormat,
 } from '../../lib/freshness';
 import { getPath, parsePath, type PathSegment } from '../../lib/path';
@@ -57,11 +57,10 @@ export class FreshnessCheck implements INodeType {
 		const mode = this.getNodeParameter('mode', 0) as 'item' | 'oldest' | 'newest';
 		const source = this.getNodeParameter('source', 0) as 'field' | 'expression';
 		const options = itemParameter<Options>(this, 'options', {});
-		const thresholds = itemParameter<{ warnAfter?: Threshold; errorAfter?: Threshold }>(
-			this,
-			'thresholds',
-			{},
-		);
+		const warnAfter = itemParameter<number>(this, 'warnAfter', 0);
+		const warnAfterUnit = itemParameter<Period>(this, 'warnAfterUnit', 'day');
+		const errorAfter = itemParameter<number>(this, 'errorAfter', 0);
+		const errorAfterUnit = itemParameter<Period>(this, 'errorAfterUnit', 'day');
 		const format = itemParameter<TimestampFormat>(this, 'format', 'auto');
 		const customFormat = itemParameter<string>(this, 'customFormat', '');
 		const field = source === 'field' ? itemParameter<string>(this, 'field', '') : undefined;
@@ -73,7 +72,13 @@ export class FreshnessCheck implements INodeType {
 			const opts = options(i);
 			try {
 				const resolved = resolveSettings(
-					{ ...thresholds(i), ...opts, format: format(i), customFormat: customFormat(i) },
+					{
+						...opts,
+						warnAfter: { count: warnAfter(i), period: warnAfterUnit(i) },
+						errorAfter: { count: errorAfter(i), period: errorAfterUnit(i) },
+						format: format(i),
+						customFormat: customFormat(i),
+					},
 					startedAt,
 				);
 				return {
@@ -89,7 +94,9 @@ export class FreshnessCheck implements INodeType {
 			}
 		};
 
-		const readTimestamp = (i: number, parse: ParseOptions): number | undefined => {
+		const where = (i: number) => (field ? `field "${field(i)}"` : 'the Timestamp expression');
+
+		const readTimestamp = (i: number, parse: ParseOptions): DateRead => {
 			let raw: unknown;
 			if (field) {
 				let path: PathSegment[];
@@ -106,7 +113,7 @@ export class FreshnessCheck implements INodeType {
 			} else {
 				raw = value!(i);
 			}
-			return parseTimestamp(raw, parse);
+			return readDate(raw, parse);
 		};
 
 		const emit = (i: number, result: FreshnessResult & IDataObject, outputField: string) => {
@@ -118,18 +125,16 @@ export class FreshnessCheck implements INodeType {
 		};
 
 		/** A missing or unreadable timestamp: to Stale with its reason, or an error naming the item. */
-		const invalid = (i: number, ts: number | undefined, c: ReturnType<typeof config>): boolean => {
-			if (ts !== undefined && !Number.isNaN(ts)) return false;
-			const result = judge(ts, c.nowMs, c.rules);
+		const invalid = (i: number, read: DateRead, c: ReturnType<typeof config>): boolean => {
+			if (read.ok) return false;
+			const result = assess(read, where(i), c.nowMs, c.rules);
 			if (c.onInvalid === 'error' && !this.continueOnFail()) {
-				const where = field ? `field "${field(i)}"` : 'the Timestamp expression';
 				throw new NodeOperationError(
 					this.getNode(),
-					`Item ${i}: the timestamp in ${where} is ${ts === undefined ? 'missing' : 'not a readable date'}`,
+					`Item ${i}: the timestamp in ${where(i)} ${read.missing ? 'is missing' : 'is not a readable date'}`,
 					{
 						itemIndex: i,
-						description:
-							'Set "Missing or Unreadable Timestamp" to "Send to Stale" to route such items instead.',
+						description: `${result.message}. Set "Missing or Unreadable Timestamp" to "Send to Stale With a Reason" to route such items instead.`,
 					},
 				);
 			}
@@ -140,9 +145,13 @@ export class FreshnessCheck implements INodeType {
 		if (mode === 'item') {
 			for (let i = 0; i < items.length; i++) {
 				const c = config(i);
-				const ts = readTimestamp(i, c.parse);
-				if (!invalid(i, ts, c))
-					emit(i, judge(ts, c.nowMs, c.rules) as FreshnessResult & IDataObject, c.outputField);
+				const read = readTimestamp(i, c.parse);
+				if (!invalid(i, read, c))
+					emit(
+						i,
+						assess(read, where(i), c.nowMs, c.rules) as FreshnessResult & IDataObject,
+						c.outputField,
+					);
 			}
 			return outputs;
 		}
@@ -151,12 +160,12 @@ export class FreshnessCheck implements INodeType {
 		const c = config(0);
 		const valid: Array<{ i: number; ts: number }> = [];
 		for (let i = 0; i < items.length; i++) {
-			const ts = readTimestamp(i, c.parse);
-			if (!invalid(i, ts, c)) valid.push({ i, ts: ts! });
+			const read = readTimestamp(i, c.parse);
+			if (!invalid(i, read, c) && read.ok) valid.push({ i, ts: read.ms });
 		}
 		if (!valid.length) return outputs;
 		const basis = valid.reduce((a, b) => ((mode === 'oldest' ? b.ts < a.ts : b.ts > a.ts) ? b : a));
-		const verdict = judge(basis.ts, c.nowMs, c.rules);
+		const verdict = assess({ ok: true, ms: basis.ts }, where(basis.i), c.nowMs, c.rules);
 		for (const { i, ts } of valid) {
 			emit(
 				i,

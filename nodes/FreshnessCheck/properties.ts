@@ -8,19 +8,20 @@ const periodOptions = [
 	{ name: 'Weeks', value: 'week' },
 ];
 
-const threshold = (what: string) => [
+/** Count and unit side by side: n8n 2.41 cannot give a fixedCollection default values (the editor fails to add the node). */
+const threshold = (name: string, label: string, count: number, what: string): INodeProperties[] => [
 	{
-		displayName: 'Count',
-		name: 'count',
-		type: 'number' as const,
+		displayName: label,
+		name,
+		type: 'number',
 		typeOptions: { minValue: 0 },
-		default: 1,
-		description: `How many periods old the data may be before it counts as ${what}`,
+		default: count,
+		description: `Age beyond which an item goes to ${what}, in the unit below. 0 leaves this threshold out.`,
 	},
 	{
-		displayName: 'Period',
-		name: 'period',
-		type: 'options' as const,
+		displayName: `${label} Unit`,
+		name: `${name}Unit`,
+		type: 'options',
 		options: periodOptions,
 		default: 'day',
 	},
@@ -37,16 +38,19 @@ export const properties: INodeProperties[] = [
 			{
 				name: 'Each Item on Its Own',
 				value: 'item',
+				action: 'Judge each item by its own timestamp',
 				description: 'Every item goes to the output its own timestamp earns',
 			},
 			{
 				name: 'Whole Batch by Its Oldest Item',
 				value: 'oldest',
+				action: 'Judge the whole batch by its oldest item',
 				description: 'All items go where the oldest timestamp sends them',
 			},
 			{
 				name: 'Whole Batch by Its Newest Item',
 				value: 'newest',
+				action: 'Judge the whole batch by its newest item',
 				description:
 					'All items go where the newest timestamp sends them (source freshness: "when did the index last update?")',
 			},
@@ -89,19 +93,36 @@ export const properties: INodeProperties[] = [
 		displayName: 'Timestamp Format',
 		name: 'format',
 		type: 'options',
+		// Most common first, custom last: alphabetical order would bury Auto-Detect and ISO 8601.
+		// eslint-disable-next-line n8n-nodes-base/node-param-options-type-unsorted-items
 		options: [
 			{
 				name: 'Auto-Detect',
 				value: 'auto',
-				description: 'Epoch seconds or milliseconds, ISO 8601, RFC 2822, HTTP date or SQL',
+				description:
+					'ISO 8601, SQL, RFC 2822, HTTP date, or an epoch number whose unit (s, ms, µs, ns) follows from its size',
 			},
-			{ name: 'Custom (Luxon Format)', value: 'custom' },
-			{ name: 'Epoch Milliseconds', value: 'epochMillis' },
-			{ name: 'Epoch Seconds', value: 'epochSeconds' },
-			{ name: 'HTTP Date', value: 'http', description: 'E.g. Wed, 01 May 2024 12:30:00 GMT.' },
 			{ name: 'ISO 8601', value: 'iso', description: 'E.g. 2024-05-01T12:30:00Z.' },
-			{ name: 'RFC 2822', value: 'rfc2822', description: 'E.g. Wed, 01 May 2024 12:30:00 +0000.' },
 			{ name: 'SQL', value: 'sql', description: 'E.g. 2024-05-01 12:30:00.' },
+			{ name: 'RFC 2822', value: 'rfc2822', description: 'E.g. Wed, 01 May 2024 12:30:00 +0000.' },
+			{ name: 'HTTP Date', value: 'http', description: 'E.g. Wed, 01 May 2024 12:30:00 GMT.' },
+			{ name: 'Epoch Seconds', value: 'epochSeconds', description: 'E.g. 1714566600.' },
+			{ name: 'Epoch Milliseconds', value: 'epochMillis', description: 'E.g. 1714566600000.' },
+			{
+				name: 'Epoch Microseconds',
+				value: 'epochMicros',
+				description: 'E.g. 1714566600000000 (Postgres, BigQuery).',
+			},
+			{
+				name: 'Epoch Nanoseconds',
+				value: 'epochNanos',
+				description: 'E.g. 1714566600000000000 (Go, InfluxDB).',
+			},
+			{
+				name: 'Custom (Luxon Format)',
+				value: 'custom',
+				description: 'Your own pattern, e.g. dd.MM.yyyy HH:mm',
+			},
 		],
 		default: 'auto',
 	},
@@ -114,18 +135,8 @@ export const properties: INodeProperties[] = [
 			'A Luxon format string, see the table of tokens at https://moment.github.io/luxon/#/parsing',
 		displayOptions: { show: { format: ['custom'] } },
 	},
-	{
-		displayName: 'Thresholds',
-		name: 'thresholds',
-		type: 'fixedCollection',
-		placeholder: 'Add Threshold',
-		description: 'As in dbt source freshness: either may be left out',
-		default: { warnAfter: { count: 1, period: 'day' }, errorAfter: { count: 3, period: 'day' } },
-		options: [
-			{ displayName: 'Warn After', name: 'warnAfter', values: threshold('"warn"') },
-			{ displayName: 'Error After', name: 'errorAfter', values: threshold('stale') },
-		],
-	},
+	...threshold('warnAfter', 'Warn After', 1, 'Warn'),
+	...threshold('errorAfter', 'Error After', 3, 'Stale'),
 	{
 		displayName: 'Options',
 		name: 'options',
@@ -140,7 +151,7 @@ export const properties: INodeProperties[] = [
 				typeOptions: { minValue: 0 },
 				default: 300,
 				description:
-					'A timestamp up to this far in the future counts as now; beyond it the item is stale with reason future_timestamp',
+					'Clocks differ: a timestamp up to this far in the future counts as now (age 0); beyond it the item is stale with reason future_timestamp',
 			},
 			{
 				displayName: 'Default Time Zone',
@@ -156,8 +167,17 @@ export const properties: INodeProperties[] = [
 				name: 'onInvalid',
 				type: 'options',
 				options: [
-					{ name: 'Send to Stale With a Reason', value: 'stale' },
-					{ name: 'Stop With an Error', value: 'error' },
+					{
+						name: 'Send to Stale With a Reason',
+						value: 'stale',
+						description:
+							'Reason missing_timestamp or invalid_timestamp, and a message naming the field',
+					},
+					{
+						name: 'Stop With an Error',
+						value: 'error',
+						description: 'The execution stops, naming the item and the field',
+					},
 				],
 				default: 'stale',
 			},

@@ -73,11 +73,20 @@ describe('judge (dbt semantics)', () => {
 		[day, 'fresh', 'within_thresholds'], // at the threshold: not yet exceeded
 		[day + 1, 'warn', 'warn_after_exceeded'],
 		[3 * day + 1, 'stale', 'error_after_exceeded'],
-		[-200_000, 'fresh', 'within_thresholds'], // in the future, within the clock skew
 		[-400_000, 'stale', 'future_timestamp'],
 	])('age %d ms → %s', (age, status, reason) => {
 		const now = T + 10 * day;
 		expect(judge(now - age, now, rules)).toMatchObject({ status, reason, ageMs: age });
+	});
+
+	it('inside the clock skew a timestamp counts as now: age 0, not negative', () => {
+		expect(judge(T + 120_000, T, rules)).toMatchObject({
+			status: 'fresh',
+			reason: 'within_thresholds',
+			ageMs: 0,
+			age: '0ms',
+			timestamp: new Date(T + 120_000).toISOString(),
+		});
 	});
 
 	it('with only error after, old data is stale and never warn', () => {
@@ -118,6 +127,7 @@ describe('judge (dbt semantics)', () => {
 			checkedAt: new Date(T).toISOString(),
 			warnAfterMs: day,
 			errorAfterMs: 3 * day,
+			message: null,
 		});
 	});
 });
@@ -141,10 +151,14 @@ describe('resolveSettings', () => {
 			{ ...ok, errorAfter: { count: 12, period: 'hour' } },
 			/"Warn After" \(1d\) must be shorter than "Error After" \(12h\)/,
 		],
-		[{ ...ok, warnAfter: { count: -1, period: 'day' } }, /Warn After: the count must be/],
+		[{ ...ok, warnAfter: { count: -1, period: 'day' } }, /"Warn After" must be a number of 0/],
+		[{ ...ok, warnAfter: { count: 1, period: 'year' } }, /"Warn After Unit": unknown unit/],
+		[{ ...ok, clockSkewSeconds: -5 }, /"Allowed Clock Skew \(Seconds\)" must be/],
+		[{ ...ok, warnAfter: { count: 0, period: 'day' } }, /Warn After", "Error After" or both/],
 		[{ ...ok, defaultZone: 'Mars/Olympus' }, /"Default Time Zone": "Mars\/Olympus"/],
 		[{ ...ok, format: 'custom' }, /"Custom Format" is empty/],
-		[{ ...ok, referenceTime: 'someday' }, /"Reference Time" could not be read/],
+		[{ ...ok, referenceTime: 'someday' }, /"Reference Time" is "someday", not a readable date/],
+		[{ ...ok, referenceTime: 1e20 }, /"Reference Time" is 100000000000000000000, too large/],
 	])('rejects %j', (settings, message) => {
 		expect(() => resolveSettings(settings as never, T)).toThrow(message);
 	});
