@@ -125,10 +125,10 @@ w.node(
 	{
 		source: 'expression',
 		value: '={{ $json.asOf || $now.toISO() }}',
-		thresholds: {
-			warnAfter: { count: 1, period: 'day' },
-			errorAfter: { count: 7, period: 'day' },
-		},
+		warnAfter: 1,
+		warnAfterUnit: 'day',
+		errorAfter: 7,
+		errorAfterUnit: 'day',
 	},
 	[7, -0.1],
 );

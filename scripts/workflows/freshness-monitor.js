@@ -62,10 +62,10 @@ w.node(
 	T.freshnessCheck,
 	{
 		field: 'lastUpdatedAt',
-		thresholds: {
-			warnAfter: { count: 1, period: 'hour' },
-			errorAfter: { count: 6, period: 'hour' },
-		},
+		warnAfter: 1,
+		warnAfterUnit: 'hour',
+		errorAfter: 6,
+		errorAfterUnit: 'hour',
 	},
 	[3, 0.45],
 );
