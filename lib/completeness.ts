@@ -2,9 +2,10 @@
  * Completeness and quality rules for extracted data: Great Expectations / Soda style checks,
  * each critical (must pass) or scored (a minimum score in percent decides, "mostly").
  */
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 
-import { parseTimestamp } from './freshness';
+import { preview, readDate } from './dates';
+import { compileJsonSchema } from './jsonSchema';
 import { getPath, parsePath, PathError, type PathSegment } from './path';
 
 export const CHECKS = [
@@ -137,7 +138,7 @@ function compileRule(input: unknown, index: number): CompiledRule {
 				const v = read(item);
 				if (!present(v)) return 'is missing';
 				if (typeof v.value !== 'string') return `is ${typeOf(v.value)}, expected text`;
-				const n = [...v.value].length;
+				const n = codePoints(v.value);
 				if (min ? n < limit : n > limit)
 					return `has ${n} characters, ${min ? 'min' : 'max'} ${limit}`;
 				return undefined;
@@ -170,13 +171,19 @@ function compileRule(input: unknown, index: number): CompiledRule {
 		case 'oneOf': {
 			const allowed = listValue(r.value, 'value', fail);
 			if (!allowed.length) fail('"value" needs at least one allowed value');
-			const set = new Set(allowed.map(String));
+			const keys = allowed.map((a) => {
+				const key = primitiveKey(a);
+				return key ?? fail(`"value": ${preview(a)} is not text, a number or true/false`);
+			});
+			const set = new Set(keys);
+			const list = keys.join(', ');
 			return rule((item) => {
 				const v = read(item);
 				if (!present(v)) return 'is missing';
-				return set.has(String(v.value))
-					? undefined
-					: `is ${JSON.stringify(v.value)}, not one of ${allowed.join(', ')}`;
+				// Only text, numbers and booleans can match: a list or an object is never "one of" them.
+				const key = primitiveKey(v.value);
+				if (key === undefined) return `is ${preview(v.value)}, not one of ${list}`;
+				return set.has(key) ? undefined : `is ${preview(v.value)}, not one of ${list}`;
 			});
 		}
 		case 'minItems':
@@ -196,9 +203,8 @@ function compileRule(input: unknown, index: number): CompiledRule {
 			return rule((item) => {
 				const v = read(item);
 				if (!present(v)) return 'is missing';
-				return typeOf(v.value) === 'date' || (typeof v.value === 'string' && isDate(v.value))
-					? undefined
-					: `is not a date: ${JSON.stringify(v.value).slice(0, 60)}`;
+				const date = readDate(v.value, { format: 'auto', defaultZone: 'UTC' });
+				return date.ok ? undefined : date.why;
 			});
 		case 'requiredIf': {
 			if (typeof r.ifPath !== 'string' || !r.ifPath.trim())
@@ -234,7 +240,13 @@ function compileRule(input: unknown, index: number): CompiledRule {
 							.map(normalise),
 					);
 				}
-				const missing = expected.filter((s) => !found.has(normalise(s)));
+				const missing = expected.filter((s) => {
+					const name = normalise(s);
+					if (found.has(name)) return false;
+					// A heading names a section when it starts with the name as whole words:
+					// "Terms and Conditions" is the section "Terms", "Termsheet" is not.
+					return !(inHeadings && [...found].some((h) => startsWithWords(h, name)));
+				});
 				return missing.length
 					? `misses ${missing.length} of ${expected.length} sections: ${missing.join(', ')}`
 					: undefined;
@@ -261,6 +273,19 @@ function compileRule(input: unknown, index: number): CompiledRule {
 	}
 }
 
+function codePoints(text: string): number {
+	let n = 0;
+	for (let i = 0; i < text.length; i++) {
+		const c = text.charCodeAt(i);
+		if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) {
+			const d = text.charCodeAt(i + 1);
+			if (d >= 0xdc00 && d < 0xe000) i++;
+		}
+		n++;
+	}
+	return n;
+}
+
 function pathOf(path: string, fail: (m: string) => never): PathSegment[] {
 	try {
 		return parsePath(path.trim());
@@ -278,6 +303,7 @@ function isEmpty(value: unknown): boolean {
 	if (value === undefined || value === null) return true;
 	if (typeof value === 'string') return value.trim() === '';
 	if (Array.isArray(value)) return value.length === 0;
+	if (value instanceof Date) return false;
 	if (typeof value === 'object') return Object.keys(value).length === 0;
 	return false;
 }
@@ -290,10 +316,18 @@ function typeOf(value: unknown): string {
 	return typeof value;
 }
 
+/** "Is Type: date" takes date text only; a bare number is a number (Date Parseable also reads epochs). */
 function isDate(text: string): boolean {
-	if (/^-?\d+(\.\d+)?$/.test(text.trim())) return false; // a bare number is not a date in extracted data
-	const ms = parseTimestamp(text, { format: 'auto', defaultZone: 'UTC' });
-	return ms !== undefined && !Number.isNaN(ms);
+	if (/^\s*[-+]?\d+(\.\d+)?([eE][-+]?\d+)?\s*$/.test(text)) return false;
+	return readDate(text, { format: 'auto', defaultZone: 'UTC' }).ok;
+}
+
+/** The text a value compares as for One Of; undefined for anything but text, finite numbers and booleans. */
+function primitiveKey(value: unknown): string | undefined {
+	if (typeof value === 'string') return value;
+	if (typeof value === 'number') return Number.isFinite(value) ? String(value) : undefined;
+	if (typeof value === 'boolean') return String(value);
+	return undefined;
 }
 
 function toNumber(value: unknown): number | undefined {
@@ -338,6 +372,10 @@ function listValue(value: unknown, field: string, fail: (m: string) => never): u
 		.filter(Boolean);
 }
 
+function startsWithWords(heading: string, name: string): boolean {
+	return heading.startsWith(name) && !/^[\p{L}\p{N}]/u.test(heading.slice(name.length));
+}
+
 function normalise(name: string): string {
 	return name.trim().toLowerCase().replace(/\s+/g, ' ');
 }
@@ -371,25 +409,19 @@ function textStats(text: string): { chars: number; bad: number } {
 	return { chars, bad };
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+export type SchemaCheck = (value: unknown) => ErrorObject[] | undefined;
 
-export function compileSchema(schema: unknown): ValidateFunction {
-	let parsed = schema;
-	if (typeof schema === 'string') {
-		try {
-			parsed = JSON.parse(schema);
-		} catch (error) {
-			throw new RuleError(`"JSON Schema" is not valid JSON: ${(error as Error).message}`);
-		}
-	}
-	if (typeof parsed !== 'object' || parsed === null)
-		throw new RuleError('"JSON Schema" must be a JSON object');
+/** The JSON Schema option: draft by `$schema` (2020-12 without), strict, see lib/jsonSchema.ts. */
+export function compileSchema(schema: unknown): SchemaCheck {
 	try {
-		return ajv.compile(parsed as object);
+		return compileJsonSchema(schema, 'JSON Schema');
 	} catch (error) {
-		throw new RuleError(`"JSON Schema" is not a valid schema: ${(error as Error).message}`);
+		throw new RuleError((error as Error).message);
 	}
 }
+
+/** At most this many schema violations per item are listed, then one line counts the rest. */
+const MAX_SCHEMA_FAILURES = 50;
 
 function schemaFailure(e: ErrorObject): Failure {
 	const path = e.instancePath
@@ -397,14 +429,22 @@ function schemaFailure(e: ErrorObject): Failure {
 		.slice(1)
 		.map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
 		.join('.');
-	const missing =
-		e.keyword === 'required'
-			? (e.params as { missingProperty: string }).missingProperty
-			: undefined;
+	const p = e.params as {
+		missingProperty?: string;
+		property?: string;
+		additionalProperty?: string;
+		unevaluatedProperty?: string;
+	};
+	const child = p.missingProperty ?? p.additionalProperty ?? p.unevaluatedProperty;
+	let reason = e.message ?? 'does not match the schema';
+	if (p.missingProperty)
+		reason =
+			e.keyword === 'required' ? 'is missing' : `is missing although ${p.property} is present`;
+	else if (child) reason = 'is not allowed here';
 	return {
 		rule: 'JSON Schema',
-		path: missing ? (path ? `${path}.${missing}` : missing) : path,
-		reason: missing ? 'is missing' : (e.message ?? 'does not match the schema'),
+		path: child ? (path ? `${path}.${child}` : child) : path,
+		reason,
 		severity: 'critical',
 	};
 }
@@ -414,14 +454,20 @@ export function evaluate(
 	item: unknown,
 	rules: CompiledRule[],
 	minScore: number,
-	schema?: ValidateFunction,
+	schema?: SchemaCheck,
 ): CompletenessResult {
 	const passed: string[] = [];
 	const failed: Failure[] = [];
 	let scoredTotal = 0;
 	let scoredPassed = 0;
 	for (const rule of rules) {
-		const reason = rule.test(item);
+		let reason: string | undefined;
+		try {
+			reason = rule.test(item);
+		} catch (error) {
+			// Last line of defence: an item value never stops the execution.
+			reason = `could not be checked: ${error instanceof Error ? error.name : 'an error was thrown'}`;
+		}
 		if (rule.severity === 'scored') scoredTotal++;
 		if (reason === undefined) {
 			passed.push(rule.name);
@@ -435,8 +481,17 @@ export function evaluate(
 			});
 		}
 	}
-	if (schema && !schema(item)) failed.push(...(schema.errors ?? []).map(schemaFailure));
-	else if (schema) passed.push('JSON Schema');
+	const errors = schema?.(item);
+	if (errors) {
+		failed.push(...errors.slice(0, MAX_SCHEMA_FAILURES).map(schemaFailure));
+		if (errors.length > MAX_SCHEMA_FAILURES)
+			failed.push({
+				rule: 'JSON Schema',
+				path: '',
+				reason: `and ${errors.length - MAX_SCHEMA_FAILURES} more violations`,
+				severity: 'critical',
+			});
+	} else if (schema) passed.push('JSON Schema');
 	const score = scoredTotal ? Math.round((scoredPassed / scoredTotal) * 1000) / 10 : 100;
 	const complete = !failed.some((f) => f.severity === 'critical') && score >= minScore;
 	return { complete, score, passed, failed };

@@ -77,6 +77,12 @@ export class CompletenessCheck implements INodeType {
 					description: `The rule set is wrong (item ${i}); fix it in the node's settings.`,
 				});
 			}
+			if (!compiled.length && !schema)
+				throw new NodeOperationError(
+					this.getNode(),
+					'No rules: add a rule under "Rules" (or in "Rules (JSON)"), or set the "JSON Schema" option',
+					{ itemIndex: i, description: 'Without rules every item would count as complete.' },
+				);
 			const result = evaluate(items[i].json, compiled, minScore(i), schema);
 			outputs[result.complete ? 0 : 1].push({
 				json: {

@@ -55,32 +55,71 @@ export const properties: INodeProperties[] = [
 						displayName: 'Check',
 						name: 'check',
 						type: 'options',
+						// Presence, type, limits, dates, then the structural checks; not alphabetical.
+						// eslint-disable-next-line n8n-nodes-base/node-param-options-type-unsorted-items
 						options: [
-							{ name: 'Array Max Items', value: 'maxItems' },
-							{ name: 'Array Min Items', value: 'minItems' },
-							{ name: 'Date Parseable', value: 'date' },
 							{ name: 'Exists', value: 'exists', description: 'Present and not null' },
-							{
-								name: 'Expected Sections',
-								value: 'sections',
-								description: 'Named sections present, as keys or as headings in a text',
-							},
-							{ name: 'Is Type', value: 'type' },
-							{ name: 'Matches Regex', value: 'regex' },
-							{ name: 'Max Length', value: 'maxLength' },
-							{ name: 'Max Value', value: 'max' },
-							{ name: 'Min Length', value: 'minLength' },
-							{ name: 'Min Value', value: 'min' },
 							{
 								name: 'Not Empty',
 								value: 'notEmpty',
 								description: 'Present and not an empty text, list or object',
 							},
-							{ name: 'One Of', value: 'oneOf' },
+							{
+								name: 'Is Type',
+								value: 'type',
+								description: 'Text, number, boolean, list, object or date',
+							},
+							{
+								name: 'Min Length',
+								value: 'minLength',
+								description: 'Text of at least this many characters',
+							},
+							{
+								name: 'Max Length',
+								value: 'maxLength',
+								description: 'Text of at most this many characters',
+							},
+							{
+								name: 'Min Value',
+								value: 'min',
+								description: 'A number (or numeric text) of at least this',
+							},
+							{
+								name: 'Max Value',
+								value: 'max',
+								description: 'A number (or numeric text) of at most this',
+							},
+							{ name: 'Matches Regex', value: 'regex', description: 'Text that matches a pattern' },
+							{
+								name: 'One Of',
+								value: 'oneOf',
+								description: 'Text, a number or true/false among the allowed values',
+							},
+							{
+								name: 'Date Parseable',
+								value: 'date',
+								description:
+									'A date the Freshness Check reads: ISO, SQL, RFC 2822, HTTP or an epoch number',
+							},
+							{
+								name: 'Min Items',
+								value: 'minItems',
+								description: 'A list of at least this many items',
+							},
+							{
+								name: 'Max Items',
+								value: 'maxItems',
+								description: 'A list of at most this many items',
+							},
 							{
 								name: 'Required If Other Field Present',
 								value: 'requiredIf',
 								description: 'E.g. the account is referenced, so its data must be there.',
+							},
+							{
+								name: 'Expected Sections',
+								value: 'sections',
+								description: 'Named sections present, as keys or as headings in a text',
 							},
 							{
 								name: 'Text Quality',
@@ -94,13 +133,18 @@ export const properties: INodeProperties[] = [
 						displayName: 'Type',
 						name: 'value',
 						type: 'options',
+						// eslint-disable-next-line n8n-nodes-base/node-param-options-type-unsorted-items
 						options: [
-							{ name: 'Array', value: 'array' },
-							{ name: 'Boolean', value: 'boolean' },
-							{ name: 'Date', value: 'date' },
+							{ name: 'Text (String)', value: 'string' },
 							{ name: 'Number', value: 'number' },
+							{ name: 'Boolean', value: 'boolean' },
+							{ name: 'List (Array)', value: 'array' },
 							{ name: 'Object', value: 'object' },
-							{ name: 'String', value: 'string' },
+							{
+								name: 'Date',
+								value: 'date',
+								description: 'A Date or date text (not a bare number)',
+							},
 						],
 						default: 'string',
 						displayOptions: show('type'),
@@ -152,12 +196,21 @@ export const properties: INodeProperties[] = [
 						displayOptions: show('sections'),
 					},
 					{
-						displayName: 'Look For Sections As',
+						displayName: 'Look for Sections As',
 						name: 'sectionsIn',
 						type: 'options',
 						options: [
-							{ name: 'Keys of the Object', value: 'keys' },
-							{ name: 'Headings in the Text', value: 'headings' },
+							{
+								name: 'Keys of the Object',
+								value: 'keys',
+								description: 'The field is an object; each section is a key with a value',
+							},
+							{
+								name: 'Headings in the Text',
+								value: 'headings',
+								description:
+									'The field is text; a heading ("## 3. Terms and Conditions") names a section when it starts with its name as whole words.',
+							},
 						],
 						default: 'keys',
 						displayOptions: show('sections'),
@@ -236,7 +289,7 @@ export const properties: INodeProperties[] = [
 				type: 'json',
 				default: '{\n  "type": "object",\n  "required": []\n}',
 				description:
-					'The whole item must also match this JSON Schema (draft 7 / 2019-09); failures are critical',
+					'The whole item must also match this JSON Schema: draft-07, 2019-09 or 2020-12 by its $schema, 2020-12 without one. Unknown keywords are an error. Failures are critical.',
 			},
 			{
 				displayName: 'Put Result in Field',

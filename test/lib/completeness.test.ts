@@ -119,7 +119,7 @@ describe('completeness checks', () => {
 			'date garbage',
 			{ path: 'a', check: 'date' },
 			{ a: '31/31/2024' },
-			'a is not a date: "31/31/2024"',
+			'a is "31/31/2024", not a readable date',
 		],
 		['bracket paths', { path: 'rows[1].v', check: 'exists' }, { rows: [{}, { v: 1 }] }, undefined],
 	])('%s', (_name, rule, item, reason) => {
@@ -325,4 +325,185 @@ describe('hostile and huge items', () => {
 		);
 		expect(result.failed.map((f) => f.reason)).toEqual(['rows has 100000 items, max 50000']);
 	});
+});
+
+describe('Date Parseable reads what the Freshness Check reads', () => {
+	const T = Date.UTC(2024, 4, 1, 12, 30);
+	it.each<[string, unknown]>([
+		['epoch seconds', T / 1000],
+		['epoch milliseconds', T],
+		['epoch microseconds', T * 1000],
+		['numeric text', String(T / 1000)],
+		['ISO text', '2024-05-01T12:30:00Z'],
+		['a Date', new Date(T)],
+	])('%s', (_name, a) => expect(run({ path: 'a', check: 'date' }, { a })).toBeUndefined());
+
+	it.each<[unknown, string]>([
+		[1e20, 'a is 100000000000000000000, too large for an epoch time in any unit'],
+		[true, 'a is a boolean, not a date'],
+		[['2024-05-01'], 'a is a list, not a date'],
+	])('%p is not a date', (a, reason) =>
+		expect(run({ path: 'a', check: 'date' }, { a })).toBe(reason),
+	);
+});
+
+describe('One Of matches only text, numbers and booleans', () => {
+	const rule: RuleInput = { path: 'lang', check: 'oneOf', value: 'en, de' };
+	it('a list holding an allowed value is not one of them', () =>
+		expect(run(rule, { lang: ['en'] })).toBe('lang is a list of 1, not one of en, de'));
+	it('an object with its own toString fails the rule instead of crashing', () => {
+		expect(run(rule, { lang: { toString: 'en' } })).toBe('lang is an object, not one of en, de');
+		const own = {
+			toString() {
+				throw new TypeError('boom');
+			},
+		};
+		expect(run(rule, { lang: own })).toBe('lang is an object, not one of en, de');
+	});
+	it('numbers and booleans match their text', () => {
+		expect(run({ path: 'n', check: 'oneOf', value: '1, 2' }, { n: 2 })).toBeUndefined();
+		expect(run({ path: 'b', check: 'oneOf', value: [true] }, { b: true })).toBeUndefined();
+		expect(run({ path: 'n', check: 'oneOf', value: '1' }, { n: NaN })).toBe(
+			'n is NaN, not one of 1',
+		);
+	});
+	it('a list of allowed values holding an object is a configuration error', () =>
+		expect(() => compileRules([{ path: 'a', check: 'oneOf', value: [{}] }])).toThrow(
+			/"value": an object is not text, a number or true\/false/,
+		));
+});
+
+describe('headings name a section when they start with its name as whole words', () => {
+	const rule = (sections: string[]): RuleInput => ({
+		path: 't',
+		check: 'sections',
+		sectionsIn: 'headings',
+		sections,
+	});
+	it('"## Terms and Conditions" and "3. Terms & Conditions:" are the section Terms', () => {
+		expect(run(rule(['Terms']), { t: '## Terms and Conditions\ntext' })).toBeUndefined();
+		expect(run(rule(['Terms']), { t: '3. Terms & Conditions:\ntext' })).toBeUndefined();
+		expect(run(rule(['terms and conditions']), { t: '# TERMS AND CONDITIONS' })).toBeUndefined();
+	});
+	it('"Termsheet" is not the section Terms, nor is "Terms" the section "Terms and Conditions"', () => {
+		expect(run(rule(['Terms']), { t: '# Termsheet' })).toBe('t misses 1 of 1 sections: Terms');
+		expect(run(rule(['Terms and Conditions']), { t: '# Terms' })).toBe(
+			't misses 1 of 1 sections: Terms and Conditions',
+		);
+	});
+});
+
+describe('JSON Schema drafts', () => {
+	const failures = (schema: object, item: unknown) =>
+		evaluate(item, [], 100, compileSchema(schema)).failed.map((f) => `${f.path}: ${f.reason}`);
+
+	it.each([
+		['https://json-schema.org/draft/2019-09/schema'],
+		['https://json-schema.org/draft/2020-12/schema'],
+		['http://json-schema.org/draft-07/schema#'],
+	])('compiles a schema declaring %s', ($schema) => {
+		expect(failures({ $schema, required: ['id'] }, {})).toEqual(['id: is missing']);
+	});
+
+	it('enforces 2019-09/2020-12 keywords without $schema (2020-12 is the default)', () => {
+		expect(failures({ dependentRequired: { a: ['b'] } }, { a: 1 })).toEqual([
+			'b: is missing although a is present',
+		]);
+		expect(
+			failures({ properties: { a: {} }, unevaluatedProperties: false }, { a: 1, extra: 2 }),
+		).toEqual(['extra: is not allowed here']);
+	});
+
+	it('refuses an unknown keyword, format or $schema, naming the parameter', () => {
+		expect(() => compileSchema({ requierd: ['id'] })).toThrow(
+			/^"JSON Schema" is not a valid schema: strict mode: unknown keyword: "requierd"/,
+		);
+		expect(() => compileSchema({ format: 'credit-card' })).toThrow(/unknown format "credit-card"/);
+		expect(() => compileSchema({ $schema: 'http://json-schema.org/draft-04/schema#' })).toThrow(
+			/^"JSON Schema": \$schema "http:\/\/json-schema.org\/draft-04\/schema#" is not supported/,
+		);
+	});
+
+	it('checks the common formats', () => {
+		const schema = { properties: { e: { format: 'email' }, d: { format: 'date-time' } } };
+		expect(failures(schema, { e: 'a@b.de', d: '2024-05-01T12:30:00Z' })).toEqual([]);
+		expect(failures(schema, { e: 'nope', d: '2024-05-01' })).toEqual([
+			'e: must match format "email"',
+			'd: must match format "date-time"',
+		]);
+	});
+
+	it('compiles the same $id again (per-item expressions) and lists at most 50 violations', () => {
+		const schema = { $id: 'https://example.com/item', items: { type: 'number' } };
+		compileSchema(schema);
+		const item = Array.from({ length: 80 }, () => 'x');
+		const failed = evaluate(item, [], 100, compileSchema({ ...schema })).failed;
+		expect(failed).toHaveLength(51);
+		expect(failed[50].reason).toBe('and 30 more violations');
+	});
+
+	it('a recursive schema on a very deep item is a failure, not a crash', () => {
+		let deep: Record<string, unknown> = {};
+		for (let i = 0; i < 100_000; i++) deep = { n: deep };
+		const schema = compileSchema({ properties: { n: { $ref: '#' } } });
+		expect(evaluate(deep, [], 100, schema).failed[0].reason).toMatch(/^could not be checked/);
+	});
+});
+
+describe('no item value throws out of a rule', () => {
+	const hostile: unknown[] = [
+		1e308,
+		-0,
+		NaN,
+		Infinity,
+		2 ** 53 + 1,
+		'\uD800',
+		'x'.repeat(1_000_000),
+		new Date(NaN),
+		new Date(0),
+		[],
+		[[[]]],
+		{ toString: 'x', valueOf: 'y', toJSON: 'z' },
+		{
+			toString() {
+				throw new Error('boom');
+			},
+			toJSON() {
+				throw new Error('boom');
+			},
+		},
+		JSON.parse('{"__proto__": {"x": 1}}'),
+		Object.create(null),
+		Buffer.from('binary'),
+		12n,
+	];
+	const rules = compileRules([
+		{ path: 'v', check: 'exists' },
+		{ path: 'v', check: 'notEmpty' },
+		...['string', 'number', 'boolean', 'array', 'object', 'date'].map((value) => ({
+			path: 'v',
+			check: 'type',
+			value,
+		})),
+		{ path: 'v', check: 'minLength', value: 1 },
+		{ path: 'v', check: 'max', value: 1 },
+		{ path: 'v', check: 'regex', value: 'x' },
+		{ path: 'v', check: 'oneOf', value: 'x' },
+		{ path: 'v', check: 'maxItems', value: 1 },
+		{ path: 'v', check: 'date' },
+		{ path: 'v', check: 'requiredIf', ifPath: 'v' },
+		{ path: 'v', check: 'sections', sections: 'x', sectionsIn: 'keys' },
+		{ path: 'v', check: 'sections', sections: 'x', sectionsIn: 'headings' },
+		{ path: 'v', check: 'textQuality', minChars: 1 },
+	]);
+	const schema = compileSchema({ properties: { v: { type: 'string', minLength: 2 } } });
+	it.each(hostile.map((v, i) => [i, v]))('hostile value #%i', (_i, v) => {
+		const result = evaluate({ v }, rules, 50, schema);
+		expect(result.passed.length + result.failed.length).toBeGreaterThanOrEqual(rules.length);
+		for (const f of result.failed) expect(f.reason.length).toBeLessThan(200);
+		expect(Object.prototype).not.toHaveProperty('x');
+	});
+
+	it('a Date is not empty', () =>
+		expect(run({ path: 'd', check: 'notEmpty' }, { d: new Date(0) })).toBeUndefined());
 });

@@ -1,5 +1,6 @@
-import type { IDataObject } from 'n8n-workflow';
+import { NodeHelpers, type IDataObject, type INode } from 'n8n-workflow';
 
+import { CompletenessCheck } from '../../nodes/CompletenessCheck/CompletenessCheck.node';
 import { pairedIndexes, runNode } from './helpers';
 
 const check = (parameters: IDataObject, items: IDataObject[]) =>
@@ -151,5 +152,81 @@ describe('Completeness Check node', () => {
 			for (const item of output)
 				expect(item.json.i).toBe((item.pairedItem as { item: number }).item);
 		expect(out[0][0].json).toHaveProperty('qa.complete', true);
+	});
+});
+
+describe('Completeness Check in the editor and with hostile items', () => {
+	const description = new CompletenessCheck().description;
+
+	it('a fresh node gets its defaults without an error marker, and asks for rules when run', async () => {
+		const defaults = NodeHelpers.getNodeParameters(
+			description.properties,
+			{},
+			true,
+			false,
+			null,
+			null,
+		)!;
+		expect(defaults).toEqual({ rulesSource: 'editor', rules: {}, minScore: 80, options: {} });
+		const node = { name: 'Completeness Check', typeVersion: 1, parameters: defaults } as INode;
+		expect(
+			NodeHelpers.getNodeParametersIssues(description.properties, node, description),
+		).toBeNull();
+		const { error } = await check(defaults, [{ a: 1 }]);
+		expect(error?.message).toMatch(/^No rules: add a rule under "Rules"/);
+	});
+
+	it('lists the checks in reading order, not alphabetically', () => {
+		const rule = (
+			description.properties.find((p) => p.name === 'rules')!.options as never as Array<{
+				values: Array<{ name: string; options?: Array<{ value: string }> }>;
+			}>
+		)[0];
+		const checks = rule.values.find((v) => v.name === 'check')!.options!.map((o) => o.value);
+		expect(checks.slice(0, 4)).toEqual(['exists', 'notEmpty', 'type', 'minLength']);
+	});
+
+	it('a webhook body cannot fail the execution: each item leaves once, on its documented output', async () => {
+		const items = [
+			{ lang: ['en'] },
+			{ lang: { toString: 'en' } },
+			{ lang: 'en', ts: 1714566600 },
+			JSON.parse('{"__proto__": {"polluted": 1}, "lang": "de", "ts": "1714566600000"}'),
+			{ lang: 'en', ts: 1e20 },
+		];
+		const before = JSON.stringify(items);
+		const { out, error } = await check(
+			editorRules(
+				{ path: 'lang', check: 'oneOf', value: 'en, de' },
+				{ path: 'ts', check: 'date', severity: 'scored' },
+			),
+			items,
+		);
+		expect(error).toBeUndefined();
+		expect(pairedIndexes(out)).toEqual([
+			[2, 3],
+			[0, 1, 4],
+		]);
+		expect((out[1][0].json.completeness as IDataObject).failed).toEqual([
+			expect.objectContaining({ reason: 'lang is a list of 1, not one of en, de' }),
+			expect.objectContaining({ reason: 'ts is missing' }),
+		]);
+		expect(JSON.stringify(items)).toBe(before);
+		expect(({} as IDataObject).polluted).toBeUndefined();
+	});
+
+	it('enforces a 2020-12 schema keyword and refuses an unknown one', async () => {
+		const jsonSchema = JSON.stringify({ dependentRequired: { accountId: ['account'] } });
+		const { out } = await check({ ...editorRules(), options: { jsonSchema } }, [
+			{ accountId: 1, account: {} },
+			{ accountId: 2 },
+		]);
+		expect(pairedIndexes(out)).toEqual([[0], [1]]);
+		const typo = await check({ ...editorRules(), options: { jsonSchema: '{"requird": ["a"]}' } }, [
+			{ a: 1 },
+		]);
+		expect(typo.error?.message).toMatch(
+			/^"JSON Schema" is not a valid schema: strict mode: unknown keyword: "requird"/,
+		);
 	});
 });
