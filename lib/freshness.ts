@@ -4,9 +4,28 @@
  */
 import { DateTime } from 'luxon';
 
-import { MAX_TIME_MS, readDate, type DateOptions, type DateFormat, type DateRead } from './dates';
+import {
+	MAX_TIME_MS,
+	preview,
+	readDate,
+	type DateOptions,
+	type DateFormat,
+	type DateRead,
+} from './dates';
 
 export type TimestampFormat = DateFormat;
+const FORMATS: readonly string[] = [
+	'auto',
+	'iso',
+	'sql',
+	'rfc2822',
+	'http',
+	'epochSeconds',
+	'epochMillis',
+	'epochMicros',
+	'epochNanos',
+	'custom',
+];
 
 export type FreshnessStatus = 'fresh' | 'warn' | 'stale';
 
@@ -78,13 +97,16 @@ export function resolveSettings(
 		clockSkewMs: clockSkewMs(s.clockSkewSeconds),
 	};
 	validateRules(rules);
-	const zone = s.defaultZone || 'UTC';
-	if (!DateTime.now().setZone(zone).isValid) {
+	const zone: unknown = s.defaultZone || 'UTC';
+	if (typeof zone !== 'string' || !DateTime.now().setZone(zone).isValid) {
 		throw new Error(
-			`"Default Time Zone": "${zone}" is not an IANA time zone such as Europe/Berlin`,
+			`"Default Time Zone": ${preview(zone)} is not an IANA time zone such as Europe/Berlin`,
 		);
 	}
-	if (s.format === 'custom' && !s.customFormat) throw new Error('"Custom Format" is empty');
+	if (!FORMATS.includes(s.format))
+		throw new Error(`"Timestamp Format": unknown format ${preview(s.format)}`);
+	if (s.format === 'custom' && (typeof s.customFormat !== 'string' || !s.customFormat))
+		throw new Error(`"Custom Format" is empty or not text: ${preview(s.customFormat)}`);
 	const parse: ParseOptions = { format: s.format, customFormat: s.customFormat, defaultZone: zone };
 	if (s.referenceTime !== undefined && s.referenceTime !== '') {
 		const ref = readDate(s.referenceTime, { format: 'auto', defaultZone: zone });
@@ -108,13 +130,11 @@ export function thresholdMs(t: Threshold | undefined, name: string): number | un
 	const raw: unknown = t.count;
 	const count = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
 	if (typeof count !== 'number' || !Number.isFinite(count) || count < 0) {
-		throw new Error(
-			`"${name}" must be a number of 0 or more, not ${JSON.stringify(raw) ?? String(raw)}`,
-		);
+		throw new Error(`"${name}" must be a number of 0 or more, not ${preview(raw)}`);
 	}
 	if (count === 0) return undefined;
 	const unit = Object.prototype.hasOwnProperty.call(PERIOD_MS, t.period) ? PERIOD_MS[t.period] : 0;
-	if (!unit) throw new Error(`"${name} Unit": unknown unit "${String(t.period)}"`);
+	if (!unit) throw new Error(`"${name} Unit": unknown unit ${preview(t.period)}`);
 	const ms = count * unit;
 	if (ms > MAX_TIME_MS) throw new Error(`"${name}" is longer than any date range`);
 	return ms;
