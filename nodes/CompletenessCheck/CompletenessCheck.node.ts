@@ -83,11 +83,23 @@ export class CompletenessCheck implements INodeType {
 					'No rules: add a rule under "Rules" (or in "Rules (JSON)"), or set the "JSON Schema" option',
 					{ itemIndex: i, description: 'Without rules every item would count as complete.' },
 				);
-			const result = evaluate(items[i].json, compiled, minScore(i), schema);
+			const min: unknown = minScore(i);
+			const outputField: unknown = opts.outputField || 'completeness';
+			if (typeof min !== 'number' || !(min >= 0 && min <= 100))
+				throw new NodeOperationError(
+					this.getNode(),
+					'"Minimum Score (%)" must be a number from 0 to 100',
+					{ itemIndex: i },
+				);
+			if (typeof outputField !== 'string')
+				throw new NodeOperationError(this.getNode(), '"Put Result in Field" must be a field name', {
+					itemIndex: i,
+				});
+			const result = evaluate(items[i].json, compiled, min, schema);
 			outputs[result.complete ? 0 : 1].push({
 				json: {
 					...items[i].json,
-					[opts.outputField || 'completeness']: result as unknown as IDataObject,
+					[outputField]: result as unknown as IDataObject,
 				},
 				binary: items[i].binary,
 				pairedItem: { item: i },

@@ -81,11 +81,16 @@ export class FreshnessCheck implements INodeType {
 					},
 					startedAt,
 				);
-				return {
-					...resolved,
-					onInvalid: opts.onInvalid ?? 'stale',
-					outputField: opts.outputField || 'freshness',
-				};
+				const outputField: unknown = opts.outputField || 'freshness';
+				if (typeof outputField !== 'string')
+					throw new NodeOperationError(
+						this.getNode(),
+						'"Put Result in Field" must be a field name',
+						{
+							itemIndex: i,
+						},
+					);
+				return { ...resolved, onInvalid: opts.onInvalid ?? 'stale', outputField };
 			} catch (error) {
 				throw new NodeOperationError(this.getNode(), (error as Error).message, {
 					itemIndex: i,

@@ -230,3 +230,15 @@ describe('Completeness Check in the editor and with hostile items', () => {
 		);
 	});
 });
+
+describe('Completeness Check settings from item expressions', () => {
+	it('a minimum score or result field that is not a number or name is a configuration error naming it', async () => {
+		const rules = editorRules({ path: 'a', check: 'exists' });
+		const score = await check({ ...rules, minScore: '={{ $json.s }}' }, [{ a: 1, s: { x: 1 } }]);
+		expect(score.error?.message).toBe('"Minimum Score (%)" must be a number from 0 to 100');
+		const field = await check({ ...rules, options: { outputField: '={{ $json.f }}' } }, [
+			{ a: 1, f: ['x'] },
+		]);
+		expect(field.error?.message).toBe('"Put Result in Field" must be a field name');
+	});
+});

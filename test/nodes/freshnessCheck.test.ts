@@ -314,3 +314,11 @@ describe('Freshness Check in the editor', () => {
 		expect(pairedIndexes(out)).toEqual([[0], [], [1]]);
 	});
 });
+
+it('a result field from an expression that is not a name is a configuration error naming it', async () => {
+	const { error } = await check(
+		{ options: { referenceTime: NOW, outputField: '={{ $json.f }}' } },
+		[{ updatedAt: ago(1), f: { toString: 1 } }],
+	);
+	expect(error?.message).toBe('"Put Result in Field" must be a field name');
+});
