@@ -89,10 +89,10 @@ async function main() {
 
 	const freshEngine = await timeAsync(() =>
 		viaEngine('freshnessCheck', {
-			thresholds: {
-				warnAfter: { count: 1, period: 'day' },
-				errorAfter: { count: 3, period: 'day' },
-			},
+			warnAfter: 1,
+			warnAfterUnit: 'day',
+			errorAfter: 3,
+			errorAfterUnit: 'day',
 			options: { referenceTime: new Date(NOW).toISOString() },
 		}),
 	);

@@ -1,7 +1,7 @@
 /** Turning what the user entered into a request: messages and the JSON Schema check. */
-import Ajv from 'ajv';
 import { z } from 'zod/v4';
 
+import { compileJsonSchema } from '../jsonSchema';
 import type { ChatMessage } from './wire';
 
 const messagesSchema = z
@@ -13,40 +13,26 @@ const messagesSchema = z
 	)
 	.min(1, 'needs at least one message');
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-const validators = new Map<string, (value: unknown) => string | undefined>();
-
+/** The schema as an object and a validator from the package's one JSON Schema owner (draft by `$schema`, strict). */
 export function schemaValidator(schema: unknown): {
 	schema: Record<string, unknown>;
 	validate: (value: unknown) => string | undefined;
 } {
-	let parsed = schema;
-	if (typeof schema === 'string') {
-		try {
-			parsed = JSON.parse(schema);
-		} catch (error) {
-			throw new Error(`"JSON Schema" is not valid JSON: ${(error as Error).message}`);
-		}
-	}
-	if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-		throw new Error('"JSON Schema" must be a JSON object');
-	}
-	const key = JSON.stringify(parsed);
-	let validate = validators.get(key);
-	if (!validate) {
-		let compiled: ReturnType<typeof ajv.compile>;
-		try {
-			compiled = ajv.compile(parsed);
-		} catch (error) {
-			throw new Error(`"JSON Schema" is not a valid schema: ${(error as Error).message}`);
-		}
-		validate = (value) =>
-			compiled(value)
-				? undefined
-				: `not matching the JSON Schema (${ajv.errorsText(compiled.errors, { separator: '; ' })})`;
-		validators.set(key, validate);
-	}
-	return { schema: parsed as Record<string, unknown>, validate };
+	const check = compileJsonSchema(schema, 'JSON Schema');
+	const parsed = (typeof schema === 'string' ? JSON.parse(schema) : schema) as Record<
+		string,
+		unknown
+	>;
+	const validate = (value: unknown) => {
+		const errors = check(value);
+		if (!errors) return undefined;
+		const text = errors
+			.slice(0, 20)
+			.map((e) => `${e.instancePath || '/'} ${e.message ?? e.keyword}`)
+			.join('; ');
+		return `not matching the JSON Schema (${text}${errors.length > 20 ? `; and ${errors.length - 20} more` : ''})`;
+	};
+	return { schema: parsed, validate };
 }
 
 /** A messages array (JSON text or a value from an expression), checked; throws naming the entry. */

@@ -51,7 +51,7 @@ function jsonInstruction(req: AiRequest): string | undefined {
 }
 
 /** Newer OpenAI reasoning models take max_completion_tokens; compatible servers know max_tokens. */
-const USES_MAX_COMPLETION_TOKENS = /^(o\d|gpt-5)/i;
+export const USES_MAX_COMPLETION_TOKENS = /^(o\d|gpt-5)/i;
 
 export function buildRequest(
 	provider: Provider,

@@ -226,6 +226,9 @@ export class AiCall implements INodeType {
 				1,
 				failedItem(i, error, { ...extra, cache: cacheRef }),
 			];
+			// An item whose own values cannot make a request fails alone, naming the field.
+			if (s.inputError)
+				return fail(s.inputError, { attempts: 0, retries: [], provider, model: s.model });
 			if (s.simulate) {
 				const error = new AiCallError(
 					s.simulateClass,

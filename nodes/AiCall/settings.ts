@@ -2,18 +2,17 @@ import { NodeOperationError, type IDataObject, type IExecuteFunctions } from 'n8
 
 import { AiCallError, type FailureClass } from '../../lib/ai/failure';
 import { parseMessages, schemaValidator } from '../../lib/ai/request';
-import type { AiRequest, ChatMessage, ResponseFormat } from '../../lib/ai/wire';
+import {
+	USES_MAX_COMPLETION_TOKENS,
+	type AiRequest,
+	type ChatMessage,
+	type ResponseFormat,
+} from '../../lib/ai/wire';
 import { hasExpression, itemParameter, rawParameter } from '../shared/parameters';
 
 /** What is sent when the user sets no Temperature or Max Tokens (an output cap is a cost control). */
 export const DEFAULT_TEMPERATURE = 0.2;
 export const DEFAULT_MAX_TOKENS = 1024;
-
-/**
- * OpenAI reasoning models accept no temperature but the default (the same rule as
- * lib/ai/wire.ts uses for max_completion_tokens): the default is not sent to them.
- */
-const REASONING_MODEL = /^(o\d|gpt-5)/i;
 
 /** Per-attempt timeout and default total budget of each use-case preset. */
 export const TIMEOUT_PRESETS = {
@@ -154,14 +153,18 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 			problem ??= message;
 		};
 		/** A value the item decides: its problem fails the item; a fixed value's stops the node. */
-		const check = <T>(fixed: boolean, read: () => T, otherwise: T): T => {
+		const check = <T>(fixed: boolean, read: () => T, otherwise: T, field?: string): T => {
 			try {
 				return read();
 			} catch (error) {
+				let message = (error as Error).message;
+				// n8n's own expression errors (e.g. a value too deep to copy) do not say which field
+				if (field && !message.includes(`"${field}"`))
+					message = `"${field}" could not be read: ${message}`;
 				if (fixed) {
-					throw new NodeOperationError(ctx.getNode(), (error as Error).message, { itemIndex: i });
+					throw new NodeOperationError(ctx.getNode(), message, { itemIndex: i });
 				}
-				itemProblem((error as Error).message);
+				itemProblem(message);
 				return otherwise;
 			}
 		};
@@ -183,15 +186,20 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 
 		let chat: ChatMessage[] = [];
 		if (promptType(i) === 'messages') {
-			chat = check(!messagesAreExpression, () => parseMessages(messages(i)), []);
+			chat = check(!messagesAreExpression, () => parseMessages(messages(i)), [], 'Messages');
 			if (!problem && !chat.some((c) => c.role !== 'system' && c.content.trim())) {
 				itemProblem(
 					'"Messages" has no user or assistant message with text for this item: nothing to answer, no call was made',
 				);
 			}
 		} else {
-			const system = check(false, () => text(systemPrompt(i), 'System Prompt'), '');
-			const user = check(false, () => text(userPrompt(i), 'User Prompt'), '');
+			const system = check(
+				false,
+				() => text(systemPrompt(i), 'System Prompt'),
+				'',
+				'System Prompt',
+			);
+			const user = check(false, () => text(userPrompt(i), 'User Prompt'), '', 'User Prompt');
 			if (!problem && !user.trim()) {
 				itemProblem(
 					'"User Prompt" is empty for this item (e.g. {{ $json.text }} found no text): nothing to answer, no call was made',
@@ -258,7 +266,9 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 				model: modelName,
 				messages: problem ? [] : chat,
 				temperature:
-					temperature ?? (REASONING_MODEL.test(modelName) ? undefined : DEFAULT_TEMPERATURE),
+					temperature ??
+					// OpenAI reasoning models accept no temperature but their own: the default is not sent to them
+					(USES_MAX_COMPLETION_TOKENS.test(modelName) ? undefined : DEFAULT_TEMPERATURE),
 				maxTokens: maxTokens ?? DEFAULT_MAX_TOKENS,
 				stop,
 				responseFormat: format,

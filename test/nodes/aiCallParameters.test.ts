@@ -489,7 +489,7 @@ describe('AI Call: an item that cannot make a request fails alone, without a cal
 			expect(pairedIndexes(out)).toEqual([[0], [1, 2]]);
 			for (const failed of out[1]) {
 				expect(errorOf(failed)).toMatchObject({ class: 'bad_request', attempts: 0 });
-				expect(errorOf(failed).message).toMatch(/prompt"? is empty/i);
+				expect(errorOf(failed).message).toMatch(/"User Prompt" is empty/);
 			}
 			expect(bodies).toHaveLength(1);
 		},
@@ -513,8 +513,10 @@ describe('AI Call: an item that cannot make a request fails alone, without a cal
 				],
 			);
 			expect(pairedIndexes(out)).toEqual([[2], [0, 1]]);
-			for (const failed of out[1])
+			for (const failed of out[1]) {
 				expect(errorOf(failed)).toMatchObject({ class: 'bad_request', attempts: 0 });
+				expect(errorOf(failed).message).toMatch(/Messages/);
+			}
 			expect(bodies).toHaveLength(1);
 		},
 	);
@@ -528,6 +530,7 @@ describe('AI Call: an item that cannot make a request fails alone, without a cal
 		expect(error).toBeUndefined();
 		expect(pairedIndexes(out)).toEqual([[1], [0]]);
 		expect(errorOf(out[1][0]).class).toBe('bad_request');
+		expect(errorOf(out[1][0]).message).toMatch(/"Messages"/);
 		expect(bodies).toHaveLength(1);
 	});
 
@@ -540,6 +543,7 @@ describe('AI Call: an item that cannot make a request fails alone, without a cal
 		expect(error).toBeUndefined();
 		expect(pairedIndexes(out)).toEqual([[0], [1]]);
 		expect(errorOf(out[1][0])).toMatchObject({ class: 'bad_request', attempts: 0 });
+		expect(errorOf(out[1][0]).message).toMatch(/"Model"/);
 		expect(bodies).toHaveLength(1);
 	});
 	it('a number option from an expression that is no number fails that item alone', async () => {
@@ -556,6 +560,8 @@ describe('AI Call: an item that cannot make a request fails alone, without a cal
 		expect(pairedIndexes(out)).toEqual([[2], [0, 1]]);
 		for (const failed of out[1])
 			expect(errorOf(failed)).toMatchObject({ class: 'bad_request', attempts: 0 });
+		expect(errorOf(out[1][0]).message).toMatch(/"Max Retries"/);
+		expect(errorOf(out[1][1]).message).toMatch(/"Temperature"/);
 		expect(bodies.map((b) => b.body.temperature)).toEqual([0.7]);
 	});
 });
@@ -589,6 +595,7 @@ describe('AI Call: prompts that are not text', () => {
 		expect(error).toBeUndefined();
 		expect(pairedIndexes(out)).toEqual([[1], [0]]);
 		expect(errorOf(out[1][0])).toMatchObject({ class: 'bad_request', attempts: 0 });
+		expect(errorOf(out[1][0]).message).toMatch(/"System Prompt"/);
 		expect(bodies).toHaveLength(1);
 	});
 
