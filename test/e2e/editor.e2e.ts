@@ -1,0 +1,197 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import * as editor from '../../scripts/editor-browser';
+import {
+	importSamples,
+	installPackage,
+	N8nApi,
+	startN8n,
+	type ImportedSample,
+	type RunningN8n,
+} from '../../scripts/n8n-runtime';
+import { startSimulator, type Simulator } from '../../simulator';
+import { printLogsOnFailure } from './helpers';
+
+// What a person sees in the real n8n editor (headless Chromium) with the package installed from
+// its npm tarball: the nodes found and added through the node creator, their panels, the sample
+// workflows' canvases, a run of the fallback drill from the editor and the credential dialog.
+
+/** Every node by its name and two words a user may search for instead. */
+const NODES = [
+	{ name: 'AI Call', aliases: ['LLM', 'OpenAI'] },
+	{ name: 'Freshness Check', aliases: ['stale', 'freshness'] },
+	{ name: 'Completeness Check', aliases: ['validate', 'required fields'] },
+	{ name: 'Idempotency Guard', aliases: ['dedupe', 'webhook duplicate'] },
+	{ name: 'Fallback Router', aliases: ['fallback', 'degraded'] },
+];
+const KEY = 'sk-e2e-key-0042';
+const WORKFLOWS = join(__dirname, '../../workflows');
+
+interface SampleJson {
+	nodes: Array<{ name: string; type: string }>;
+	connections: Record<string, { main: Array<Array<{ node: string }> | null> }>;
+}
+const sampleJson = (file: string): SampleJson =>
+	JSON.parse(readFileSync(join(WORKFLOWS, file), 'utf8')) as SampleJson;
+const SAMPLE_FILES = readdirSync(WORKFLOWS)
+	.filter((f) => f.endsWith('.json'))
+	.sort();
+
+let n8n: RunningN8n;
+let sim: Simulator;
+let userFolder: string;
+let samples: ImportedSample[];
+let browser: editor.EditorBrowser;
+
+beforeAll(async () => {
+	userFolder = mkdtempSync(join(tmpdir(), 'n8n-e2e-editor-'));
+	await installPackage(userFolder, { mode: 'pack' });
+	sim = await startSimulator({ apiKeys: [KEY] });
+	n8n = await startN8n({ userFolder });
+	const api = new N8nApi(n8n.url);
+	await api.setupOwner();
+	// a user who adds an AI Call has a credential already: n8n selects it in the new node
+	const ai = await api.createCredential('AI Service', 'aiServiceApi', {
+		provider: 'openai',
+		baseUrl: sim.baseUrl,
+		apiKey: KEY,
+	});
+	const rabbit = await api.createCredential('RabbitMQ', 'rabbitmq', {
+		hostname: '127.0.0.1',
+		port: 5672,
+		username: 'guest',
+		password: 'guest',
+		vhost: '/',
+	});
+	samples = await importSamples(api, {
+		credentials: {
+			aiServiceApi: { id: ai.id, name: 'AI Service' },
+			rabbitmq: { id: rabbit.id, name: 'RabbitMQ' },
+		},
+		simUrl: sim.url,
+		activate: () => false,
+	});
+	browser = await editor.launchEditorBrowser();
+	await editor.signIn(browser.page, n8n.url);
+}, 900_000);
+
+afterAll(async () => {
+	await browser?.close();
+	await n8n?.stop();
+	await sim?.close();
+	if (userFolder) rmSync(userFolder, { recursive: true, force: true });
+});
+
+printLogsOnFailure(() => n8n);
+
+const page = () => browser.page;
+
+describe('the nodes in the node creator', () => {
+	it.each(NODES)('finds $name by its name and by $aliases', async ({ name, aliases }) => {
+		await editor.newWorkflowWithTrigger(page(), n8n.url);
+		expect(await editor.openNodeCreator(page(), 'plus')).toBe('What happens next?');
+		const found: Record<string, boolean> = {};
+		for (const query of [name, ...aliases])
+			found[query] = (await editor.searchNodes(page(), query)).includes(name);
+		expect(found).toEqual(Object.fromEntries([name, ...aliases].map((q) => [q, true])));
+	});
+
+	it.each(NODES)(
+		'adds $name from the search; its panel and its canvas node show no issue and no "undefined"',
+		async ({ name }) => {
+			await editor.newWorkflowWithTrigger(page(), n8n.url);
+			expect(await editor.openNodeCreator(page(), 'key')).toBe('What happens next?');
+			expect(await editor.searchNodes(page(), name)).toContain(name);
+			await editor.addFromSearch(page(), name);
+			expect(await editor.panelProblems(page())).toEqual({ issues: [], undefinedText: [] });
+			await editor.closePanel(page());
+			const onCanvas = await editor.canvasNodeProblems(page(), name);
+			expect({ issues: onCanvas.issues, undefinedText: onCanvas.undefinedText }).toEqual({
+				issues: [],
+				undefinedText: [],
+			});
+		},
+	);
+});
+
+describe('the sample workflows on the canvas', () => {
+	const opened = async (file: string) => {
+		const sample = samples.find((s) => s.file === file);
+		expect({ file, error: sample?.error }).toEqual({ file, error: undefined });
+		await editor.openWorkflow(page(), n8n.url, sample!.id!);
+		await editor.zoomToFit(page());
+		return editor.measureCanvas(page());
+	};
+
+	it.each(SAMPLE_FILES)(
+		'%s: no node, name, handle label or sticky note overlaps another',
+		async (file) => {
+			const canvas = await opened(file);
+			const json = sampleJson(file);
+			const drawn = json.nodes.filter((n) => n.type !== 'n8n-nodes-base.stickyNote');
+			expect(canvas.nodes.map((n) => n.name).sort()).toEqual(drawn.map((n) => n.name).sort());
+			expect(canvas.stickies).toHaveLength(json.nodes.length - drawn.length);
+			expect(editor.canvasProblems(canvas)).toEqual([]);
+		},
+	);
+
+	it.each(SAMPLE_FILES)('%s: no node shows an issue marker or "undefined"', async (file) => {
+		const canvas = await opened(file);
+		const problems: Record<string, editor.Problems> = {};
+		for (const { name } of canvas.nodes) {
+			const { issues, undefinedText } = await editor.canvasNodeProblems(page(), name);
+			if (issues.length || undefinedText.length) problems[name] = { issues, undefinedText };
+		}
+		expect(problems).toEqual({});
+	});
+});
+
+describe('the fallback drill run from the editor', () => {
+	it('"Execute workflow" sends an item down every output of the Fallback Router', async () => {
+		const file = 'fallback-drill.json';
+		const sample = samples.find((s) => s.file === file)!;
+		await editor.openWorkflow(page(), n8n.url, sample.id!);
+		sim.reset();
+		await editor.executeFromTrigger(page(), 'Every morning');
+		const outputs = sampleJson(file).connections['Fallback Router'].main;
+		expect(outputs).toHaveLength(4);
+		const counts = await editor.edgeCounts(page(), 'Fallback Router');
+		const shown = Object.fromEntries(
+			outputs.map((links, i) => [`output ${i}`, counts[links?.[0]?.node ?? '']]),
+		);
+		expect(shown).toEqual({
+			'output 0': '1 item',
+			'output 1': '1 item',
+			'output 2': '1 item',
+			'output 3': '1 item',
+		});
+		// the run got past the check of every branch
+		expect(await editor.edgeCounts(page(), 'Passed?')).toEqual({ 'Respond 200': '1 item' });
+		expect(sim.counters().requests).toBe(1); // the warm-up; the outage is simulated
+	});
+});
+
+describe('the AI Service credential dialog', () => {
+	it('tests the credential OK against the simulator', async () => {
+		const result = await editor.testCredentialInDialog(page(), n8n.url, {
+			baseUrl: sim.baseUrl,
+			apiKey: KEY,
+			name: 'AI Service (dialog, good key)',
+		});
+		expect(result).toEqual({ ok: true, message: 'Connection tested successfully' });
+	});
+
+	it('shows why a wrong key fails', async () => {
+		const result = await editor.testCredentialInDialog(page(), n8n.url, {
+			baseUrl: sim.baseUrl,
+			apiKey: 'sk-wrong',
+			name: 'AI Service (dialog, wrong key)',
+		});
+		expect(result).toEqual({
+			ok: false,
+			message: expect.stringContaining('rejected the API key (401'),
+		});
+	});
+});
