@@ -2,7 +2,7 @@ import fc from 'fast-check';
 
 import type { INodeExecutionData } from 'n8n-workflow';
 
-import { hostileBatch, hostileItem, itemJson, ITEMS_PER_RUN, RUNS } from './support/arbitraries';
+import { hostileBatch, hostileItem, itemJson, FUZZ_TIMEOUT_MS, ITEMS_PER_RUN, RUNS } from './support/arbitraries';
 import { own } from './support/invariants';
 import { fromItem, fuzz, itemsOf, printSummary, type Case } from './support/run';
 
@@ -91,6 +91,8 @@ const spec = (configFromItem: boolean) => ({
 		return undefined;
 	},
 });
+
+jest.setTimeout(FUZZ_TIMEOUT_MS);
 
 afterAll(printSummary);
 

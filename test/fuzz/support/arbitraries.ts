@@ -255,6 +255,8 @@ export function hostileItem(
 /** How many fast-check runs: 100 in `npm test`, FUZZ_RUNS times more in `npm run fuzz`. */
 export const RUNS = 100 * Math.max(1, Number(process.env.FUZZ_RUNS) || 1);
 export const ITEMS_PER_RUN = 100;
+/** Time for one property: two minutes per 100 runs (AI Call, which calls a service, takes the most). */
+export const FUZZ_TIMEOUT_MS = (RUNS / 100) * 120_000;
 
 /**
  * A batch of exactly ITEMS_PER_RUN items: the engine's cost is paid per run, not per item.

@@ -190,6 +190,14 @@ export function show(value: unknown, depth = 0, seen = new Set<object>()): strin
 	if (seen.has(value)) return '[circular]';
 	if (depth > 4) return '…';
 	seen.add(value);
+	try {
+		return showObject(value, depth, seen);
+	} finally {
+		seen.delete(value); // only a cycle on the current path is circular, not a shared value
+	}
+}
+
+function showObject(value: object, depth: number, seen: Set<object>): string {
 	if (value instanceof Date) return `Date(${value.getTime()})`;
 	if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as Uint8Array).length} bytes)`;
 	if (Array.isArray(value)) {
@@ -216,7 +224,7 @@ export interface RunError {
 
 /**
  * A documented configuration error: a NodeOperationError naming one of `parameters` (as the editor
- * shows it, in quotes) and a valid item index. Anything else (a TypeError, a RangeError, an error
+ * shows it, in quotes; or, ending in a space, as the start of the message: `Rule 2 `) and a valid item index. Anything else (a TypeError, a RangeError, an error
  * about an item's value) breaks the rule that a value in an item never stops an execution.
  */
 export function configErrorProblem(
@@ -226,7 +234,12 @@ export function configErrorProblem(
 ): string | undefined {
 	const text = `${error.message ?? ''} ${error.description ?? ''}`;
 	const index = error.context?.itemIndex;
-	const named = parameters.find((p) => text.includes(`"${p}"`));
+	// "Name": the parameter in quotes anywhere; "Rule 2 " (trailing space): the message starts with it
+	const named = parameters.find((p) =>
+		p.endsWith(' ')
+			? new RegExp(`^${p.trim()}[ :]`).test(error.message ?? '')
+			: text.includes(`"${p}"`),
+	);
 	if (error.name === 'NodeOperationError' && named && typeof index === 'number' && index >= 0 && index < inputCount)
 		return undefined;
 	return `the execution stopped: ${error.name ?? 'Error'}: ${error.message}${error.description ? ` (${error.description})` : ''}${
