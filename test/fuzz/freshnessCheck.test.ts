@@ -61,10 +61,10 @@ const cases = (configFromItem: boolean): fc.Arbitrary<Case> => fc
 				...(r.source === 'field' ? { field: r.field } : { value: fromItem('updatedAt') }),
 				format: r.format,
 				customFormat: 'dd.MM.yyyy HH:mm',
-				thresholds: {
-					warnAfter: { count: r.warnFromItem ? fromItem('n') : 1, period: 'day' },
-					errorAfter: { count: 3, period: 'day' },
-				},
+				warnAfter: r.warnFromItem ? fromItem('n') : 1,
+				warnAfterUnit: 'day',
+				errorAfter: 3,
+				errorAfterUnit: 'day',
 				options: {
 					...(r.skewFromItem ? { clockSkewSeconds: fromItem('n') } : {}),
 					...(r.zoneFromItem ? { defaultZone: fromItem('zone') } : {}),
