@@ -40,6 +40,8 @@ async function launchEditorBrowser({ viewport = VIEWPORT } = {}) {
 		deviceScaleFactor: 1,
 	});
 	context.setDefaultTimeout(15_000);
+	// the first load of the editor fetches ~1000 modules: slow on a busy machine
+	context.setDefaultNavigationTimeout(120_000);
 	const page = context.pages()[0] ?? (await context.newPage());
 	return {
 		context,
@@ -58,6 +60,8 @@ async function signIn(page, url, { email = 'owner@example.com', password = 'Pass
 	await page.getByTestId('password').locator('input').fill(password);
 	await page.getByTestId('form-submit-button').click();
 	await page.waitForURL((u) => !u.pathname.startsWith('/signin'));
+	// the app is ready for its router once its sidebar shows
+	await page.getByTestId('universal-add').waitFor({ timeout: 120_000 });
 }
 
 const creator = (page) => page.getByTestId('node-creator');
@@ -129,6 +133,7 @@ async function newWorkflowWithTrigger(page, url) {
 			.first()
 			.click();
 	} else await page.goto(`${url}/workflow/new`);
+	await untilReady(page, page.getByTestId('canvas-plus-button'));
 	await page.getByTestId('canvas-plus-button').click();
 	await page.getByTestId('node-creator-search-bar').fill('Manual Trigger');
 	await creator(page)
