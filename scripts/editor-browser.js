@@ -72,7 +72,7 @@ const LEAVE_DIALOG = '[aria-label="Save changes before leaving?"]';
  * Waits until `ready` is visible; leaving a workflow with unsaved changes asks "Save changes before
  * leaving?" first: this answers "Leave without saving" (these are throw-away workflows).
  */
-async function untilReady(page, ready, timeoutMs = 30_000) {
+async function untilReady(page, ready, timeoutMs = 120_000) {
 	const deadline = Date.now() + timeoutMs;
 	while (Date.now() < deadline) {
 		const leave = page.locator(LEAVE_DIALOG);
