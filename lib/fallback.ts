@@ -7,6 +7,9 @@ import { FAILURE_CLASSES, classifyStatus } from './ai/failure';
 import { backoffCeiling, fullJitter, type BackoffOptions } from './backoff';
 import { formatAge } from './freshness';
 import { getPath, parsePath } from './path';
+import { readNumber } from './values';
+
+export { readNumber };
 
 export const STRATEGIES = ['cached', 'queue', 'human', 'degraded'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
@@ -32,13 +35,22 @@ export const DEFAULT_TABLE: Readonly<Record<string, readonly Strategy[]>> = {
 	content_filter: ['human'],
 	invalid_output: ['human'],
 	budget_exceeded: ['queue'],
+	egress_blocked: ['human'],
 };
+
+/** The longest wait the Queue strategy honours (a service's Retry-After beyond it is waited as this). */
+export const MAX_QUEUE_WAIT_MS = 24 * 3_600_000;
 
 export type StrategyTable = ReadonlyMap<string, readonly Strategy[]>;
 
 /** "cached, queue" → ['cached', 'queue'], in the order given; `what` names the setting in errors. */
 export function parseStrategies(text: unknown, what: string): Strategy[] {
-	const raw = Array.isArray(text) ? text.map(String) : String(text ?? '').split(',');
+	// never String() an item's object: its own toString may throw or say anything
+	const word = (v: unknown) => {
+		if (typeof v === 'string') return v;
+		throw new Error(`${what}: must be strategy names as text ("cached, queue") or a list of them`);
+	};
+	const raw = Array.isArray(text) ? text.map(word) : text == null ? [] : word(text).split(',');
 	const names = raw.map((s) => s.trim().toLowerCase()).filter(Boolean);
 	if (!names.length) throw new Error(`${what}: no strategy given (use ${STRATEGIES.join(', ')})`);
 	const out: Strategy[] = [];
@@ -111,22 +123,27 @@ export function readFailure(value: unknown): Failure | undefined {
 	if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
 	const error = value as Record<string, unknown>;
 	const message = typeof error.message === 'string' ? error.message : '';
-	const status = Number(error.httpStatus ?? error.httpCode ?? error.statusCode ?? error.status);
+	const status = readNumber(error.httpStatus ?? error.httpCode ?? error.statusCode ?? error.status);
 	const cls =
 		typeof error.class === 'string' && error.class
 			? error.class
-			: Number.isInteger(status) && status >= 400
+			: status !== undefined && Number.isInteger(status) && status >= 400
 				? classifyStatus(status, message)
 				: 'unknown';
 	const summary: Record<string, unknown> = {};
-	for (const field of SUMMARY_FIELDS)
-		if (error[field] !== undefined && error[field] !== null) summary[field] = error[field];
+	// only plain values reach the summary: an object here could carry a hostile toJSON into the output
+	for (const field of SUMMARY_FIELDS) {
+		const v = error[field];
+		if (typeof v === 'string') summary[field] = v.length > 2000 ? `${v.slice(0, 2000)}…` : v;
+		else if (typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)))
+			summary[field] = v;
+	}
 	summary.class = cls;
-	const wait = Number(error.retryAfterMs);
+	// unreadable waits count as absent; absurd ones are capped so a date can always be written
+	const wait = readNumber(error.retryAfterMs);
 	return {
 		class: cls,
-		retryAfterMs:
-			error.retryAfterMs !== null && Number.isFinite(wait) && wait >= 0 ? wait : undefined,
+		retryAfterMs: wait !== undefined && wait >= 0 ? Math.min(wait, MAX_QUEUE_WAIT_MS) : undefined,
 		summary,
 	};
 }
@@ -233,9 +250,10 @@ export async function route(
 			}
 			const attempt = input.queueAttempts + 1;
 			const askedFor = input.retryAfterMs !== undefined;
-			const waitMs = askedFor
-				? input.retryAfterMs!
-				: fullJitter(attempt, input.backoff, input.random);
+			const waitMs = Math.min(
+				askedFor ? input.retryAfterMs! : fullJitter(attempt, input.backoff, input.random),
+				MAX_QUEUE_WAIT_MS,
+			);
 			tried.push({ strategy, outcome: 'used' });
 			return {
 				strategy,
@@ -311,6 +329,6 @@ export function withPath(
 
 /** The queue attempt count at `path`: a non-negative integer, 0 when absent or unreadable. */
 export function readAttempts(root: unknown, path: string): number {
-	const n = Number(getPath(root, path).value ?? 0);
+	const n = readNumber(getPath(root, path).value) ?? 0;
 	return Number.isInteger(n) && n > 0 ? n : 0;
 }

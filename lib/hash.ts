@@ -13,8 +13,14 @@ export function stableStringify(value: unknown): string {
 			v !== null &&
 			typeof v === 'object' &&
 			typeof (v as { toJSON?: unknown }).toJSON === 'function'
-		)
-			v = (v as { toJSON: () => unknown }).toJSON();
+		) {
+			// an item's own toJSON may throw: then its own fields are what gets hashed
+			try {
+				v = (v as { toJSON: () => unknown }).toJSON();
+			} catch {
+				v = { ...(v as object) };
+			}
+		}
 		if (v === null || typeof v !== 'object') {
 			if (typeof v === 'bigint') throw new Error('cannot hash a BigInt value');
 			return JSON.stringify(v);

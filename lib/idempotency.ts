@@ -51,14 +51,25 @@ const MAX_KEY_LENGTH = 256;
  * A key as stored: text or a number, trimmed; undefined when empty. Longer than 256 characters it
  * becomes `sha256:<hash>` (databases index short keys best), the same every time.
  */
+/** An item's key value that is no key: the item is treated as one without a key, with this reason. */
+export class UnusableKeyError extends Error {}
+
 export function keyText(value: unknown, what = 'key'): string | undefined {
 	if (value === undefined || value === null) return undefined;
 	let text: string;
 	if (typeof value === 'string') text = value.trim();
 	else if (typeof value === 'number' && Number.isFinite(value)) text = String(value);
 	else
-		throw new Error(
-			`the ${what} must be text or a number, not ${Array.isArray(value) ? 'a list' : typeof value}`,
+		throw new UnusableKeyError(
+			`the ${what} is ${
+				Array.isArray(value)
+					? 'a list'
+					: typeof value === 'number'
+						? String(value) // NaN, Infinity
+						: typeof value === 'object'
+							? 'an object'
+							: typeof value
+			}, not text or a number`,
 		);
 	if (!text) return undefined;
 	return text.length > MAX_KEY_LENGTH ? `sha256:${sha256(text)}` : text;

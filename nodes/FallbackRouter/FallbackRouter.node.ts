@@ -11,6 +11,7 @@ import {
 
 import {
 	buildTable,
+	readNumber,
 	parseStrategies,
 	readAttempts,
 	readFailure,
@@ -160,9 +161,11 @@ export class FallbackRouter implements INodeType {
 			let json = degradedJson(i);
 			if (typeof json === 'string' && !jsonIsExpression) {
 				if (!json.trim()) return answer;
-				json = jsonParse(json, {
-					errorMessage: '"Degraded JSON" is not valid JSON',
-				});
+				try {
+					json = jsonParse(json);
+				} catch {
+					throw fail(i, '"Degraded JSON" is not valid JSON'); // a fixed value: configuration
+				}
 			}
 			if (json !== undefined && json !== null && json !== '') answer.json = json as IDataObject;
 			return answer;
@@ -173,15 +176,19 @@ export class FallbackRouter implements INodeType {
 			const path = errorField(i) || 'error';
 			const attemptsField = o.attemptsField || 'fallback.queueAttempts';
 			const outputField = o.outputField || 'fallback';
-			const maxRequeues = o.maxRequeues ?? 5;
-			const baseSeconds = o.queueBaseSeconds ?? 60;
-			const maxSeconds = o.queueMaxSeconds ?? 3600;
-			for (const [label, n] of [
-				['Max Re-Queues', maxRequeues],
-				['Queue Base Delay (Seconds)', baseSeconds],
-				['Queue Max Delay (Seconds)', maxSeconds],
-			] as const)
-				if (!(Number(n) >= 0)) throw fail(i, `"${label}" must be 0 or more, got ${String(n)}`);
+			// read without calling an item value's own toString/valueOf (they may throw)
+			const count = (label: string, raw: unknown, otherwise: number): number => {
+				const n = raw === undefined ? otherwise : readNumber(raw);
+				if (n === undefined || n < 0)
+					throw fail(
+						i,
+						`"${label}" must be 0 or more, got ${typeof raw === 'object' || typeof raw === 'function' ? 'an object' : String(raw)}`,
+					);
+				return n;
+			};
+			const maxRequeues = count('Max Re-Queues', o.maxRequeues, 5);
+			const baseSeconds = count('Queue Base Delay (Seconds)', o.queueBaseSeconds, 60);
+			const maxSeconds = count('Queue Max Delay (Seconds)', o.queueMaxSeconds, 3600);
 
 			let errorValue: unknown;
 			try {
@@ -225,8 +232,8 @@ export class FallbackRouter implements INodeType {
 						strategies,
 						retryAfterMs: failure.retryAfterMs,
 						queueAttempts: readAttempts(items[i].json, attemptsField),
-						maxRequeues: Number(maxRequeues),
-						backoff: { baseMs: Number(baseSeconds) * 1000, maxMs: Number(maxSeconds) * 1000 },
+						maxRequeues,
+						backoff: { baseMs: baseSeconds * 1000, maxMs: maxSeconds * 1000 },
 						now,
 					},
 					async () =>
@@ -251,13 +258,32 @@ export class FallbackRouter implements INodeType {
 				fallback.retryInMs = decision.retryInMs;
 			}
 			let json: IDataObject = { ...items[i].json };
+			let degraded: IDataObject | undefined;
+			if (decision.strategy === 'degraded') {
+				try {
+					degraded = degradedAnswer(i);
+				} catch (error) {
+					if (error instanceof NodeOperationError) throw error;
+					// the item's own value cannot be an answer: a person decides instead
+					decision = {
+						strategy: 'human',
+						code: 'needs_person',
+						reason: `"Degraded Answer" could not be made from this item (${(error as Error).message}); a person decides`,
+						tried: [...decision.tried, { strategy: 'human', outcome: 'used' }],
+					};
+					fallback.strategy = 'human';
+					fallback.code = decision.code;
+					fallback.reason = decision.reason;
+					fallback.tried = decision.tried as unknown as IDataObject[];
+				}
+			}
 			if (decision.strategy === 'cached' || decision.strategy === 'degraded') {
 				// Served: the item reads like an AI Call success; the failure stays in fallback.failure.
 				json = withPath(json, path, undefined) as IDataObject;
 				json[o.answerField || 'ai'] =
 					decision.strategy === 'cached'
 						? { ...decision.cached!.value, cached: true, stale: decision.cached!.stale }
-						: degradedAnswer(i);
+						: degraded!;
 			}
 			json[outputField] = fallback;
 			if (decision.queueAttempts !== undefined) {

@@ -13,12 +13,14 @@ import {
 	hashFields,
 	hashPayload,
 	keyText,
+	UnusableKeyError,
 	parseFields,
 	runGrouped,
 	type Field,
 } from '../../lib/idempotency';
 import { StoreError } from '../../lib/stores/common';
 import { type ClaimOutcome, type StateStore } from '../../lib/stores';
+import { describeValue, readNumber } from '../../lib/values';
 import { itemParameter } from '../shared/parameters';
 import { openStore, storeCredentials } from '../shared/store';
 import { properties } from './properties';
@@ -123,15 +125,23 @@ export class IdempotencyGuard implements INodeType {
 		interface Target {
 			namespace: string;
 			key?: string;
+			/** Why the item's key value is no key (it is then treated as missing). */
+			keyIssue?: string;
 		}
 		const targets: Array<Target | Error> = items.map((_, i) => {
+			let ns: string | undefined;
 			try {
-				const ns = keyText(namespace(i), 'namespace');
-				return ns
-					? { namespace: ns, key: keyOf(i) }
-					: new Error('the namespace is empty (set "Namespace")');
+				ns = keyText(namespace(i), 'namespace');
 			} catch (error) {
 				return error as Error;
+			}
+			if (!ns) return new Error('the namespace is empty (set "Namespace")');
+			try {
+				return { namespace: ns, key: keyOf(i) };
+			} catch (error) {
+				if (!(error instanceof UnusableKeyError)) return error as Error;
+				// a hostile key value (a list, NaN, an object, a payload that cannot be hashed) is no key
+				return { namespace: ns, keyIssue: `"Key": ${(error as Error).message}` };
 			}
 		});
 
@@ -153,7 +163,7 @@ export class IdempotencyGuard implements INodeType {
 		const settled = await runGrouped(items.length, group, async (i): Promise<Emit> => {
 			const t = targets[i];
 			if (t instanceof Error) return { error: fail(i, t.message) };
-			if (t.key === undefined) return missingKey(i, t.namespace);
+			if (t.key === undefined) return missingKey(i, t.namespace, t.keyIssue);
 			const base = { key: t.key, namespace: t.namespace, store: store.kind };
 			try {
 				const emit = await task(i, { namespace: t.namespace, key: t.key });
@@ -185,9 +195,10 @@ export class IdempotencyGuard implements INodeType {
 			}
 		});
 
-		function missingKey(i: number, ns: string): Emit {
-			const what =
-				operation === 'claim'
+		function missingKey(i: number, ns: string, issue?: string): Emit {
+			const what = issue
+				? `no idempotency key: ${issue}`
+				: operation === 'claim'
 					? 'no idempotency key: the key is empty or the chosen fields hold no value'
 					: `no key to ${operation}: "Key" is empty`;
 			if (operation === 'claim' && options(i).onMissingKey === 'new')
@@ -273,9 +284,12 @@ function claimTask(
 	const leaseSeconds = itemParameter<number>(ctx, 'leaseSeconds', 300);
 
 	return async (i, { namespace, key }) => {
-		const lease = Number(leaseSeconds(i));
-		if (!(lease > 0))
-			return { error: fail(i, `"Lease (Seconds)" must be more than 0, got ${lease}`) };
+		const raw = leaseSeconds(i);
+		const lease = readNumber(raw);
+		if (lease === undefined || !(lease > 0))
+			return {
+				error: fail(i, `"Lease (Seconds)" must be more than 0, got ${describeValue(raw)}`),
+			};
 		const fingerprint =
 			fingerprintFrom === 'payload'
 				? hashPayload(items[i].json)
@@ -318,9 +332,12 @@ function completeTask(
 	const token = itemParameter<unknown>(ctx, 'claimId', '');
 
 	return async (i, { namespace, key }) => {
-		const hours = Number(retentionHours(i));
-		if (!(hours > 0))
-			return { error: fail(i, `"Retention (Hours)" must be more than 0, got ${hours}`) };
+		const rawHours = retentionHours(i);
+		const hours = readNumber(rawHours);
+		if (hours === undefined || !(hours > 0))
+			return {
+				error: fail(i, `"Retention (Hours)" must be more than 0, got ${describeValue(rawHours)}`),
+			};
 		let result: unknown;
 		if (resultParam) {
 			result = resultParam(i);
@@ -333,7 +350,24 @@ function completeTask(
 			result = item;
 		}
 		const retentionMs = Math.round(hours * 3_600_000);
-		const ownToken = String(token(i) ?? '') || undefined;
+		const rawToken = token(i);
+		const ownToken =
+			typeof rawToken === 'string' || typeof rawToken === 'number'
+				? String(rawToken) || undefined
+				: undefined;
+		try {
+			JSON.stringify(result);
+		} catch (error) {
+			// the item's own value cannot be kept: the key stays claimed until its lease ends, then a retry runs
+			return {
+				output: 0,
+				idempotency: {
+					status: 'not_completed',
+					completed: false,
+					warning: `"Result" cannot be stored as JSON (${(error as Error).message}), so the key was not completed`,
+				},
+			};
+		}
 		const completed = await store.complete(namespace, key, {
 			result,
 			retentionMs,

@@ -51,13 +51,13 @@ export const properties: INodeProperties[] = [
 			{
 				name: 'Hash of Fields',
 				value: 'fields',
-				description: 'Sha256 of the chosen fields',
+				description: 'SHA-256 of the chosen fields',
 			},
 			{
 				name: 'Hash of Payload',
 				value: 'payload',
 				description:
-					'Sha256 of the webhook body (the body field of a Webhook item), or of the whole item when it has no body',
+					'SHA-256 of the webhook body (the body field of a Webhook item), or of the whole item when it has no body',
 			},
 		],
 		default: 'expression',

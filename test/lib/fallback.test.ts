@@ -1,6 +1,7 @@
 import { FAILURE_CLASSES } from '../../lib/ai/failure';
 import {
 	DEFAULT_TABLE,
+	MAX_QUEUE_WAIT_MS,
 	STRATEGIES,
 	buildTable,
 	parseStrategies,
@@ -72,6 +73,7 @@ describe('the default table', () => {
 		['invalid_output', 'fresh', 0, 'human', 'needs_person'],
 		['budget_exceeded', 'fresh', 0, 'queue', 'queued'],
 		['budget_exceeded', 'fresh', 5, 'human', 'max_requeues'],
+		['egress_blocked', 'fresh', 0, 'human', 'needs_person'],
 		['something_new', 'fresh', 0, 'human', 'needs_person'],
 	])(
 		'%s, cached answer: %s, queued %i times → %s (%s)',
@@ -277,5 +279,54 @@ describe('paths', () => {
 		expect(readAttempts({ fallback: { queueAttempts: 3 } }, 'fallback.queueAttempts')).toBe(3);
 		expect(readAttempts({ n: '2' }, 'n')).toBe(2);
 		for (const n of [undefined, null, -1, 1.5, 'x', {}]) expect(readAttempts({ n }, 'n')).toBe(0);
+	});
+});
+
+describe('hostile error fields (issue 12): unreadable values count as absent, waits are capped', () => {
+	const hostile = {
+		toString() {
+			throw new Error('own toString');
+		},
+		valueOf() {
+			throw new Error('own valueOf');
+		},
+	};
+
+	it.each([
+		['1e20', 1e20],
+		['8e15 (the year 255536)', 8e15],
+		['a far Date as text', '+275760-09-13T00:00:00.000Z'],
+	])(
+		'retryAfterMs %s is waited at most 24 h, and the retry time is a real date',
+		async (_, wait) => {
+			const failure = readFailure({ class: 'rate_limited', retryAfterMs: wait });
+			const decision = await decide({ retryAfterMs: failure!.retryAfterMs });
+			expect(decision.code).toBe('queued');
+			expect(decision.retryInMs).toBeLessThanOrEqual(MAX_QUEUE_WAIT_MS);
+			expect(new Date(decision.retryAt!).toISOString()).toMatch(/^2026-01-0[12]T/);
+		},
+	);
+
+	it('a Date object or an object with its own toString in retryAfterMs, httpStatus or queueAttempts is absent, never called', () => {
+		expect(
+			readFailure({ class: 'timeout', retryAfterMs: new Date(8.64e15) })?.retryAfterMs,
+		).toBeUndefined();
+		const failure = readFailure({ httpStatus: hostile, retryAfterMs: hostile, message: hostile });
+		expect(failure).toMatchObject({ class: 'unknown', retryAfterMs: undefined });
+		expect(failure!.summary).toEqual({ class: 'unknown' });
+		expect(readFailure({ httpStatus: '429' })?.class).toBe('rate_limited');
+		expect(readAttempts({ fallback: { queueAttempts: hostile } }, 'fallback.queueAttempts')).toBe(
+			0,
+		);
+		expect(readAttempts({ fallback: { queueAttempts: '2' } }, 'fallback.queueAttempts')).toBe(2);
+	});
+
+	it('a strategy list that is not text names its setting instead of calling its toString', () => {
+		expect(() => parseStrategies(hostile, '"Drill Strategy List"')).toThrow(
+			/"Drill Strategy List": must be/,
+		);
+		expect(() => parseStrategies([hostile], '"Drill Strategy List"')).toThrow(
+			/"Drill Strategy List"/,
+		);
 	});
 });

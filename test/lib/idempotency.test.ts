@@ -53,10 +53,12 @@ describe('keys and fingerprints', () => {
 		expect(keyText('   ')).toBeUndefined();
 		expect(keyText(null)).toBeUndefined();
 		expect(keyText(undefined)).toBeUndefined();
-		expect(() => keyText({ a: 1 })).toThrow('the key must be text or a number, not object');
+		expect(() => keyText({ a: 1 })).toThrow('the key is an object, not text or a number');
 		expect(() => keyText([1], 'namespace')).toThrow(
-			'the namespace must be text or a number, not a list',
+			'the namespace is a list, not text or a number',
 		);
+		expect(() => keyText(NaN)).toThrow('the key is NaN, not text or a number');
+		expect(() => keyText(-Infinity)).toThrow('the key is -Infinity, not text or a number');
 		const long = 'x'.repeat(300);
 		expect(keyText(long)).toMatch(/^sha256:[0-9a-f]{64}$/);
 		expect(keyText(long)).toBe(keyText(long));

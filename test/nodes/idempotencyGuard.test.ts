@@ -333,8 +333,31 @@ describe('Idempotency Guard node', () => {
 	it('names the item and the parameter when a setting is wrong', async () => {
 		const badPath = await run([{ body: {} }], { keyFrom: 'fields', keyFields: 'body..id' });
 		expect(badPath.error?.message).toMatch(/^Item 0: "Key Fields": path "body\.\.id"/);
-		const objectKey = await run([{ headers: { 'idempotency-key': { a: 1 } } }], {});
-		expect(objectKey.error?.message).toBe('Item 0: the key must be text or a number, not object');
+	});
+
+	it('a key that is no text or number (a list, an object, NaN) is a missing key naming "Key", never a crash', async () => {
+		const keys = [{ a: 1 }, ['k'], NaN, Infinity];
+		// "Missing Key: Send to New With a Warning": each goes to New with the reason
+		const { claim, error } = await run(
+			keys.map((k) => webhook(k as never)),
+			{ options: { onMissingKey: 'new' } },
+		);
+		expect(error).toBeUndefined();
+		expect(paired(claim)[0]).toEqual([0, 1, 2, 3]);
+		expect(claim[0].map((item) => (item.json.idempotency as { message: string }).message)).toEqual([
+			'no idempotency key: "Key": the key is an object, not text or a number',
+			'no idempotency key: "Key": the key is a list, not text or a number',
+			'no idempotency key: "Key": the key is NaN, not text or a number',
+			'no idempotency key: "Key": the key is Infinity, not text or a number',
+		]);
+		// the default, "Stop With an Error", is the missing key's: the error output when On Error says so
+		const stopped = await run([webhook({ a: 1 } as never)], {}, undefined, {
+			claimNode: { onError: 'continueErrorOutput' },
+		});
+		expect(stopped.error).toBeUndefined();
+		expect(stopped.claim[4][0].json.error).toBe(
+			'Item 0: no idempotency key: "Key": the key is an object, not text or a number',
+		);
 	});
 
 	it('uses the SQLite file in the n8n user folder by default', async () => {
