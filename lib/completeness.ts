@@ -79,7 +79,7 @@ export class RuleError extends Error {}
 
 export function compileRules(inputs: unknown): CompiledRule[] {
 	if (!Array.isArray(inputs))
-		throw new RuleError('Rules must be a list (a JSON array of rule objects)');
+		throw new RuleError('"Rules (JSON)" must be a list (a JSON array of rule objects)');
 	return inputs.map((input, index) => compileRule(input, index));
 }
 
