@@ -25,9 +25,9 @@
 
 const GRID = 16;
 const NODE = { width: 96, height: 96, perExtraHandle: 32 };
-const LABEL = { marginTop: 8, width: 192, fontSize: 16, weight: 500, lineHeight: 20, maxLines: 2 };
+const LABEL = { marginTop: 7, width: 192, fontSize: 16, weight: 500, lineHeight: 20, maxLines: 2 }; // marginTop and offset measured in Chromium on n8n 2.41.1
 const SUBTITLE = { gap: 4, fontSize: 13, weight: 400, lineHeight: 16.25 };
-const HANDLE_LABEL = { offset: 20, inputOffset: 12, fontSize: 12, maxWidth: 96, height: 15 };
+const HANDLE_LABEL = { offset: 12, inputOffset: 12, fontSize: 12, maxWidth: 96, height: 15 };
 const STICKY = { padTop: 8, padX: 12, border: 1, defaultWidth: 240, defaultHeight: 160 };
 const FIT = { padding: 0.2, maxZoom: 1 };
 

@@ -87,7 +87,7 @@ w.node(
 	},
 	[2, -0.18],
 );
-w.node('Ensure documents table', T.dataTable, ensureTable(TABLE, COLUMNS), [3.1, 0], {
+w.node('Ensure table', T.dataTable, ensureTable(TABLE, COLUMNS), [3.1, 0], {
 	// Two first deliveries at once may both try to create it: the second one's error is harmless.
 	onError: 'continueRegularOutput',
 });
@@ -311,8 +311,8 @@ w.node(
 w.connect('POST /ai/documents', 'Has Idempotency-Key?');
 w.connect('Has Idempotency-Key?', 'Claim key', 0);
 w.connect('Has Idempotency-Key?', 'Respond 400 (no key)', 1);
-w.connect('Claim key', 'Ensure documents table', 0); // New
-w.connect('Ensure documents table', 'Extract document');
+w.connect('Claim key', 'Ensure table', 0); // New
+w.connect('Ensure table', 'Extract document');
 w.connect('Claim key', 'Respond 200 (replay)', 1); // Duplicate
 w.connect('Claim key', 'Wait 1 s', 2); // In Progress
 w.connect('Claim key', 'Respond 422 (key reused)', 3); // Conflict
