@@ -623,7 +623,9 @@ function labelOf(decision: FaultDecision): string {
 
 /** The request's headers as a gateway that quotes them back would show them (keys included). */
 function echoedHeaders(req: IncomingMessage): string {
-	const { host: _host, 'content-length': _length, ...rest } = req.headers;
+	const rest = { ...req.headers };
+	delete rest.host;
+	delete rest['content-length'];
 	return JSON.stringify(rest);
 }
 

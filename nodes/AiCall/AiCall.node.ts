@@ -425,8 +425,12 @@ export class AiCall implements INodeType {
 			results = await Promise.all(items.map((_, i) => runItem(i)));
 		} catch (error) {
 			// a cancelled execution or an unexpected fault: its message leaves redacted as well
-			if (error instanceof Error) error.message = redact.text(error.message);
-			throw error;
+			if (error instanceof NodeOperationError) {
+				error.message = redact.text(error.message);
+				// eslint-disable-next-line @n8n/community-nodes/require-node-api-error -- already n8n's error, redacted
+				throw error;
+			}
+			throw new NodeOperationError(node, redact.text((error as Error).message ?? String(error)));
 		}
 		const outputs: INodeExecutionData[][] = [[], []];
 		for (const [output, item] of results) outputs[output].push(item);

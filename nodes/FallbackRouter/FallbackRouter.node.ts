@@ -263,6 +263,7 @@ export class FallbackRouter implements INodeType {
 				try {
 					degraded = degradedAnswer(i);
 				} catch (error) {
+					// eslint-disable-next-line @n8n/community-nodes/require-node-api-error -- already names the item
 					if (error instanceof NodeOperationError) throw error;
 					// the item's own value cannot be an answer: a person decides instead
 					decision = {

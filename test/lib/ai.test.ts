@@ -421,6 +421,7 @@ describe('callAi: an attempt that times out', () => {
 describe('SSRF refusals from n8n', () => {
 	// The errors n8n 2.41.1 throws, from the copy of @n8n/backend-network that n8n-core loads, wrapped
 	// the way n8n-core's httpRequestWithAuthentication wraps them (NodeApiError, cause = the refusal).
+	// eslint-disable-next-line @typescript-eslint/no-require-imports -- n8n-core's own copy, not ours
 	const network = require(
 		require.resolve('@n8n/backend-network', { paths: [require.resolve('n8n-core')] }),
 	) as {

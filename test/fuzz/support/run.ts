@@ -13,7 +13,12 @@ import { CompletenessCheck } from '../../../nodes/CompletenessCheck/Completeness
 import { FallbackRouter } from '../../../nodes/FallbackRouter/FallbackRouter.node';
 import { FreshnessCheck } from '../../../nodes/FreshnessCheck/FreshnessCheck.node';
 import { IdempotencyGuard } from '../../../nodes/IdempotencyGuard/IdempotencyGuard.node';
-import { createHarness, logLines, type HarnessRunOptions, type HarnessRunResult } from '../../harness';
+import {
+	createHarness,
+	logLines,
+	type HarnessRunOptions,
+	type HarnessRunResult,
+} from '../../harness';
 import { Postgres, Redis } from '../../harness/builtin-credentials';
 import { RUNS } from './arbitraries';
 import {
@@ -53,7 +58,12 @@ export interface FuzzSpec {
 	/** How many outputs the node has with this case (error output included). */
 	outputCount: (c: Case) => number;
 	/** What an item on output `output` must carry; a problem text, or undefined. */
-	checkItem?: (item: INodeExecutionData, output: number, c: Case, input: INodeExecutionData) => string | undefined;
+	checkItem?: (
+		item: INodeExecutionData,
+		output: number,
+		c: Case,
+		input: INodeExecutionData,
+	) => string | undefined;
 	/** Extra options for the harness run (credentials). */
 	runOptions?: (c: Case) => HarnessRunOptions & { nodeCredentials?: INode['credentials'] };
 	/** A secret that must appear in no output item, error or log line. */
@@ -77,7 +87,14 @@ export const stats: FuzzStats[] = [];
 /** Runs Start → the node on the items, as the engine does in a manual execution. */
 export async function runOnce(spec: FuzzSpec, c: Case, items: INodeExecutionData[]) {
 	const nodes: INode[] = [
-		{ id: 's', name: 'Start', type: 'harness.start', typeVersion: 1, position: [0, 0], parameters: {} },
+		{
+			id: 's',
+			name: 'Start',
+			type: 'harness.start',
+			typeVersion: 1,
+			position: [0, 0],
+			parameters: {},
+		},
 		{
 			id: 'n',
 			name: 'Node',
@@ -89,14 +106,24 @@ export async function runOnce(spec: FuzzSpec, c: Case, items: INodeExecutionData
 			credentials: spec.runOptions?.(c).nodeCredentials ?? c.settings?.credentials,
 		},
 	];
-	const connections: IConnections = { Start: { main: [[{ node: 'Node', type: 'main', index: 0 }]] } };
-	const { nodeCredentials: _ignored, ...options } = spec.runOptions?.(c) ?? {};
-	const result: HarnessRunResult = await harness.run({ nodes, connections }, { ...options, startItems: items });
+	const connections: IConnections = {
+		Start: { main: [[{ node: 'Node', type: 'main', index: 0 }]] },
+	};
+	const options = { ...(spec.runOptions?.(c) ?? {}) };
+	delete options.nodeCredentials;
+	const result: HarnessRunResult = await harness.run(
+		{ nodes, connections },
+		{ ...options, startItems: items },
+	);
 	return { result, out: result.outputs.Node ?? [] };
 }
 
 /** Runs the node once and returns the first broken invariant, or undefined. */
-export async function violation(spec: FuzzSpec, c: Case, items: INodeExecutionData[]): Promise<string | undefined> {
+export async function violation(
+	spec: FuzzSpec,
+	c: Case,
+	items: INodeExecutionData[],
+): Promise<string | undefined> {
 	const before = snapshotItems(items);
 	const protos = snapshotPrototypes();
 	const logStart = logLines.length;
@@ -115,13 +142,17 @@ export async function violation(spec: FuzzSpec, c: Case, items: INodeExecutionDa
 		const where =
 			(leak(out, spec.secret) && `an output item: ${leak(out, spec.secret)}`) ||
 			(leak(result.error, spec.secret) && `the error: ${leak(result.error, spec.secret)}`) ||
-			(leak(result.nodeErrors, spec.secret) && `a node error: ${leak(result.nodeErrors, spec.secret)}`) ||
-			(leak(logLines.slice(logStart), spec.secret) && `a log line: ${leak(logLines.slice(logStart), spec.secret)}`);
+			(leak(result.nodeErrors, spec.secret) &&
+				`a node error: ${leak(result.nodeErrors, spec.secret)}`) ||
+			(leak(logLines.slice(logStart), spec.secret) &&
+				`a log line: ${leak(logLines.slice(logStart), spec.secret)}`);
 		if (where) return `the API key appears in ${where}`;
 	}
-	if (result.error) return configErrorProblem(result.error as RunError, c.configParameters, items.length);
+	if (result.error)
+		return configErrorProblem(result.error as RunError, c.configParameters, items.length);
 	const expected = spec.outputCount(c);
-	if (out.length !== expected) return `the node returned ${out.length} outputs, expected ${expected}`;
+	if (out.length !== expected)
+		return `the node returned ${out.length} outputs, expected ${expected}`;
 	const routing = routingProblem(out, items.length);
 	if (routing) return routing;
 	if (spec.checkItem)
@@ -176,7 +207,8 @@ export async function fuzz(spec: FuzzSpec, property: string): Promise<FuzzStats>
 				break;
 			}
 		}
-		detail = culprit ?? `no single item fails alone; the batch of ${batch.length} items fails: ${detail}`;
+		detail =
+			culprit ?? `no single item fails alone; the batch of ${batch.length} items fails: ${detail}`;
 		entry.counterexample = `${spec.node} — ${property}\n  seed ${result.seed}, run ${result.numRuns}\n  parameters: ${show(c.parameters)}${
 			c.settings ? ` settings: ${show(c.settings)}` : ''
 		}\n  ${detail}`;
@@ -211,7 +243,10 @@ export function maybeFromItem<T>(
 	field: string,
 ): fc.Arbitrary<{ value: T | string; fromItem: boolean }> {
 	return fc.oneof(
-		{ weight: 2, arbitrary: fixed.map((value) => ({ value: value as T | string, fromItem: false })) },
+		{
+			weight: 2,
+			arbitrary: fixed.map((value) => ({ value: value as T | string, fromItem: false })),
+		},
 		{ weight: 1, arbitrary: fc.constant({ value: fromItem(field), fromItem: true }) },
 	);
 }
