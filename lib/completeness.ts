@@ -2,6 +2,7 @@
  * Completeness and quality rules for extracted data: Great Expectations / Soda style checks,
  * each critical (must pass) or scored (a minimum score in percent decides, "mostly").
  */
+import { describeValue } from './values';
 import type { ErrorObject } from 'ajv';
 
 import { preview, readDate } from './dates';
@@ -77,22 +78,26 @@ interface CompiledRule {
 
 export class RuleError extends Error {}
 
-export function compileRules(inputs: unknown): CompiledRule[] {
+/** `parameter` names where the rules came from in messages (e.g. "Rules (JSON)"). */
+export function compileRules(inputs: unknown, parameter?: string): CompiledRule[] {
 	if (!Array.isArray(inputs))
 		throw new RuleError('"Rules (JSON)" must be a list (a JSON array of rule objects)');
-	return inputs.map((input, index) => compileRule(input, index));
+	return inputs.map((input, index) => compileRule(input, index, parameter));
 }
 
-function compileRule(input: unknown, index: number): CompiledRule {
+function compileRule(input: unknown, index: number, parameter?: string): CompiledRule {
 	const r = (input ?? {}) as RuleInput;
-	const label = `Rule ${index + 1}${r.name || r.check ? ` ("${r.name || `${r.check} ${r.path ?? ''}`.trim()}")` : ''}`;
+	// rules may come from an item (an expression): only their text is shown, never String(object)
+	const textOf = (v: unknown) => (typeof v === 'string' ? v : '');
+	const shown = textOf(r.name) || `${textOf(r.check)} ${textOf(r.path)}`.trim();
+	const label = `${parameter ? `"${parameter}": rule` : 'Rule'} ${index + 1}${shown ? ` ("${shown}")` : ''}`;
 	const fail = (message: string): never => {
 		throw new RuleError(`${label}: ${message}`);
 	};
 	if (typeof input !== 'object' || input === null || Array.isArray(input))
 		fail('must be an object with "path" and "check"');
 	if (!CHECKS.includes(r.check as Check))
-		fail(`unknown check "${String(r.check)}" (known: ${CHECKS.join(', ')})`);
+		fail(`unknown check ${describeValue(r.check)} (known: ${CHECKS.join(', ')})`);
 	const check = r.check as Check;
 	if (typeof r.path !== 'string' || !r.path.trim()) fail('"path" is empty');
 	const segments = pathOf(r.path, fail);
@@ -120,7 +125,7 @@ function compileRule(input: unknown, index: number): CompiledRule {
 		case 'type': {
 			const type = r.value as ValueType;
 			if (!VALUE_TYPES.includes(type))
-				fail(`type must be one of ${VALUE_TYPES.join(', ')}, not "${String(r.value)}"`);
+				fail(`type must be one of ${VALUE_TYPES.join(', ')}, not ${describeValue(r.value)}`);
 			return rule((item) => {
 				const v = read(item);
 				if (!present(v)) return 'is missing';

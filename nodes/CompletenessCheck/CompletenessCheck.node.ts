@@ -64,7 +64,7 @@ export class CompletenessCheck implements INodeType {
 								? jsonParse<unknown>(raw, { errorMessage: '"Rules (JSON)" is not valid JSON' })
 								: raw
 							: ((raw as { rule?: RuleInput[] }).rule ?? []);
-					compiled = compileRules(list);
+					compiled = compileRules(list, source === 'json' ? 'Rules (JSON)' : undefined);
 					lastRules = raw;
 				}
 				if (opts.jsonSchema !== lastSchema) {

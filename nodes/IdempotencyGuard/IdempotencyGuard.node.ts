@@ -53,7 +53,13 @@ const FAIL_OPEN_STATUS: Record<Operation, string> = {
 	release: 'not_released',
 };
 
-const iso = (ms: number) => new Date(ms).toISOString();
+/** A stored time as ISO text; null for one no date can hold (a record written with absurd settings). */
+const iso = (ms: number) =>
+	Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : null;
+
+/** Upper bounds that keep every lease and retention a real date: a year, and ten years. */
+const MAX_LEASE_SECONDS = 365 * 86_400;
+const MAX_RETENTION_HOURS = 10 * 8_760;
 
 type Task = (i: number, target: { namespace: string; key: string }) => Promise<Emit>;
 
@@ -286,9 +292,12 @@ function claimTask(
 	return async (i, { namespace, key }) => {
 		const raw = leaseSeconds(i);
 		const lease = readNumber(raw);
-		if (lease === undefined || !(lease > 0))
+		if (lease === undefined || !(lease > 0) || lease > MAX_LEASE_SECONDS)
 			return {
-				error: fail(i, `"Lease (Seconds)" must be more than 0, got ${describeValue(raw)}`),
+				error: fail(
+					i,
+					`"Lease (Seconds)" must be more than 0 and at most ${MAX_LEASE_SECONDS} (a year), got ${describeValue(raw)}`,
+				),
 			};
 		const fingerprint =
 			fingerprintFrom === 'payload'
@@ -334,9 +343,12 @@ function completeTask(
 	return async (i, { namespace, key }) => {
 		const rawHours = retentionHours(i);
 		const hours = readNumber(rawHours);
-		if (hours === undefined || !(hours > 0))
+		if (hours === undefined || !(hours > 0) || hours > MAX_RETENTION_HOURS)
 			return {
-				error: fail(i, `"Retention (Hours)" must be more than 0, got ${describeValue(rawHours)}`),
+				error: fail(
+					i,
+					`"Retention (Hours)" must be more than 0 and at most ${MAX_RETENTION_HOURS} (ten years), got ${describeValue(rawHours)}`,
+				),
 			};
 		let result: unknown;
 		if (resultParam) {

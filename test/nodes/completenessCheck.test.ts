@@ -124,7 +124,7 @@ describe('Completeness Check node', () => {
 			{ rulesSource: 'json', rulesJson: '[{"path": "a", "check": "exist"}]' },
 			[{ a: 1 }],
 		);
-		expect(unknown.error?.message).toMatch(/^Rule 1 \("exist a"\): unknown check "exist"/);
+		expect(unknown.error?.message).toMatch(/^"Rules \(JSON\)": rule 1 \("exist a"\): unknown check "exist"/);
 	});
 
 	it('takes rule values from expressions per item', async () => {
