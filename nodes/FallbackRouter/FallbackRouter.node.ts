@@ -167,7 +167,13 @@ export class FallbackRouter implements INodeType {
 					throw fail(i, '"Degraded JSON" is not valid JSON'); // a fixed value: configuration
 				}
 			}
-			if (json !== undefined && json !== null && json !== '') answer.json = json as IDataObject;
+			// `{}` (the default: the editor's JSON field marks an empty text as invalid) means none
+			const none =
+				json === undefined ||
+				json === null ||
+				json === '' ||
+				(typeof json === 'object' && !Array.isArray(json) && Object.keys(json).length === 0);
+			if (!none) answer.json = json as IDataObject;
 			return answer;
 		};
 

@@ -114,10 +114,11 @@ export const properties: INodeProperties[] = [
 		displayName: 'Degraded JSON',
 		name: 'degradedJson',
 		type: 'json',
-		default: '',
+		// not '': n8n's JSON editor marks an empty text as invalid JSON (a red marker on every new node)
+		default: '{}',
 		placeholder: '{ "category": "unknown", "needsReview": true }',
 		description:
-			'Optional JSON of a degraded answer, put beside its text as an AI Call in JSON mode does. Empty: none.',
+			'Optional JSON of a degraded answer, put beside its text as an AI Call in JSON mode does, e.g. { "category": "unknown", "needsReview": true }. {} (the default): none.',
 	},
 	...storeProperties("the AI Call's cache and last good answers"),
 	{

@@ -244,19 +244,20 @@ describeWithService(
 			keyPrefix: `aip-test-${process.pid}`,
 		};
 
+		// a cooldown of seconds: each worker is a process start, which takes hundreds of ms on a loaded machine
 		it('a breaker opened by one process is open for another, and only one of them gets the half-open probe', async () => {
 			const name = `svc-${Date.now()}`;
-			expect(worker({ config: redis, action: 'fail', name, failures: 3, cooldownMs: 300 })).toBe(
+			expect(worker({ config: redis, action: 'fail', name, failures: 3, cooldownMs: 3000 })).toBe(
 				'open',
 			);
-			expect(worker({ config: redis, action: 'allow', name, cooldownMs: 300 })).toEqual({
+			expect(worker({ config: redis, action: 'allow', name, cooldownMs: 3000 })).toEqual({
 				allowed: false,
 				retryAfterMs: expect.any(Number),
 			});
-			await new Promise((r) => setTimeout(r, 350));
+			await new Promise((r) => setTimeout(r, 3100));
 			const verdicts = [
-				worker({ config: redis, action: 'allow', name, cooldownMs: 300 }),
-				worker({ config: redis, action: 'allow', name, cooldownMs: 300 }),
+				worker({ config: redis, action: 'allow', name, cooldownMs: 3000 }),
+				worker({ config: redis, action: 'allow', name, cooldownMs: 3000 }),
 			];
 			expect(verdicts.filter((v) => (v as { allowed: boolean }).allowed)).toEqual([
 				{ allowed: true, probe: true },

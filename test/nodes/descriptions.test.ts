@@ -73,6 +73,29 @@ describe.each(ourNodeTypes.map((t) => [t.file, t.nodeType.description] as const)
 			const issues = NodeHelpers.getNodeParametersIssues(description.properties, node, description);
 			expect(issues?.parameters ?? {}).toEqual({});
 		});
+
+		it("every JSON field's default is valid JSON (the editor marks an empty or broken one red)", () => {
+			const jsonDefaults: Array<[string, unknown]> = [];
+			const walk = (props: readonly unknown[]) => {
+				for (const p of props as Array<Record<string, unknown>>) {
+					if (p.type === 'json') jsonDefaults.push([String(p.name), p.default]);
+					if (Array.isArray(p.options)) walk(p.options);
+					if (Array.isArray(p.values)) walk(p.values);
+				}
+			};
+			walk(description.properties);
+			for (const [name, value] of jsonDefaults) {
+				const text = typeof value === 'string' ? value : JSON.stringify(value);
+				if (text.startsWith('=')) continue;
+				let valid = true;
+				try {
+					JSON.parse(text);
+				} catch {
+					valid = false;
+				}
+				expect({ name, valid }).toEqual({ name, valid: true });
+			}
+		});
 	},
 );
 
