@@ -133,7 +133,13 @@ async function newWorkflowWithTrigger(page, url) {
 			.first()
 			.click();
 	} else await page.goto(`${url}/workflow/new`);
-	await untilReady(page, page.getByTestId('canvas-plus-button'));
+	try {
+		await untilReady(page, page.getByTestId('canvas-plus-button'), 30_000);
+	} catch {
+		// the router sometimes stays on the last workflow (a panel or dialog in the way): load the page
+		await page.goto(`${url}/workflow/new`);
+		await untilReady(page, page.getByTestId('canvas-plus-button'));
+	}
 	await page.getByTestId('canvas-plus-button').click();
 	await page.getByTestId('node-creator-search-bar').fill('Manual Trigger');
 	await creator(page)
@@ -197,7 +203,13 @@ async function addFromSearch(page, displayName) {
 	const actions = creator(page).getByTestId('item-iterator-item');
 	await added.or(page.getByTestId('ndv')).or(actions.first()).first().waitFor();
 	if ((await page.getByTestId('canvas-node').count()) === before) await actions.first().click();
-	await page.getByTestId('ndv').waitFor();
+	try {
+		await page.getByTestId('ndv').waitFor({ timeout: 10_000 });
+	} catch {
+		// added, but the panel did not open by itself: open it as a person would, by double-click
+		await page.getByTestId('canvas-node').nth(before).dblclick();
+		await page.getByTestId('ndv').waitFor();
+	}
 }
 
 /** What the open node panel shows as wrong: parameter issue markers and any "undefined" text. */

@@ -14,6 +14,10 @@ import {
 import { startSimulator, type Simulator } from '../../simulator';
 import { printLogsOnFailure } from './helpers';
 
+// The editor is a large single-page app on a 2-core machine: a UI step that timed out is tried once more
+// (the failure is logged); a real defect fails both times.
+jest.retryTimes(1, { logErrorsBeforeRetry: true });
+
 // What a person sees in the real n8n editor (headless Chromium) with the package installed from
 // its npm tarball: the nodes found and added through the node creator, their panels, the sample
 // workflows' canvases, a run of the fallback drill from the editor and the credential dialog.
