@@ -2,7 +2,7 @@ import type { IDataObject } from 'n8n-workflow';
 
 import { startSimulator, type Simulator } from '../../simulator';
 import { logLines } from '../harness';
-import { pairedIndexes, runNode } from './helpers';
+import { pairedIndexes, runAiCall } from './helpers';
 
 const KEY = 'sk-test-primary-7f3a9c21';
 const FALLBACK_KEY = 'sk-test-fallback-0b88e412';
@@ -18,7 +18,6 @@ beforeEach(() => {
 });
 
 type Params = Record<string, unknown>;
-const FAST = { maxRetries: 3, baseDelayMs: 5, maxDelayMs: 50 };
 
 /** Start → AI Call against the simulator; credentials as the node's credential slots hold them. */
 function ai(
@@ -27,23 +26,7 @@ function ai(
 	creds: { primary?: IDataObject; fallback?: IDataObject } = {},
 ) {
 	const primary = creds.primary ?? { provider: 'openai', baseUrl: sim.baseUrl, apiKey: KEY };
-	return runNode(
-		'aiCall',
-		{
-			model: { mode: 'id', value: 'sim-standard' },
-			userPrompt: '={{ $json.text }}',
-			...params,
-			options: { ...FAST, ...(params.options as object) },
-		} as never,
-		items,
-		{
-			credentials: { p: primary as never, f: (creds.fallback ?? {}) as never },
-			nodeCredentials: {
-				aiServiceApi: { id: 'p', name: 'AI' },
-				...(creds.fallback ? { aiServiceFallbackApi: { id: 'f', name: 'AI fallback' } } : {}),
-			},
-		},
-	);
+	return runAiCall(params, items, { primary, fallback: creds.fallback });
 }
 
 const errorOf = (item: { json: IDataObject }) => item.json.error as IDataObject;

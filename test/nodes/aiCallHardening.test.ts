@@ -8,7 +8,7 @@ import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 import { startSimulator, type Simulator } from '../../simulator';
 import type { RequestLogEntry } from '../../simulator/server';
 import { logLines } from '../harness';
-import { pairedIndexes, runNode } from './helpers';
+import { pairedIndexes, runAiCall } from './helpers';
 
 const KEY = 'sk-hardening-primary-5d1c0e7a9b';
 const FALLBACK_KEY = 'sk-hardening-fallback-77aa31f0c2';
@@ -34,24 +34,7 @@ function ai(
 	creds: { primary?: IDataObject; fallback?: IDataObject } = {},
 ) {
 	const primary = creds.primary ?? { provider: 'openai', baseUrl: sim.baseUrl, apiKey: KEY };
-	return runNode(
-		'aiCall',
-		{
-			model: { mode: 'id', value: 'sim-standard' },
-			userPrompt: '={{ $json.text }}',
-			...params,
-			options: { maxRetries: 3, baseDelayMs: 5, maxDelayMs: 50, ...(params.options as object) },
-		} as never,
-		items,
-		{
-			name: 'AI Call',
-			credentials: { p: primary as never, f: (creds.fallback ?? {}) as never },
-			nodeCredentials: {
-				aiServiceApi: { id: 'p', name: 'AI' },
-				...(creds.fallback ? { aiServiceFallbackApi: { id: 'f', name: 'AI fallback' } } : {}),
-			},
-		},
-	);
+	return runAiCall(params, items, { primary, fallback: creds.fallback }, 'AI Call');
 }
 
 const errorOf = (item: INodeExecutionData) => item.json.error as IDataObject;

@@ -53,3 +53,33 @@ export async function runNode(
 /** The input index each output item came from, per output: proves routing and pairedItem at once. */
 export const pairedIndexes = (outputs: INodeExecutionData[][]) =>
 	outputs.map((items) => items.map((item) => (item.pairedItem as { item: number }).item));
+
+/**
+ * Start → AI Call with short retry delays; `primary`/`fallback` are the decrypted credentials in
+ * the node's two credential slots (the fallback slot only when given).
+ */
+export function runAiCall(
+	params: Record<string, unknown>,
+	items: IDataObject[],
+	creds: { primary: IDataObject; fallback?: IDataObject },
+	name?: string,
+) {
+	return runNode(
+		'aiCall',
+		{
+			model: { mode: 'id', value: 'sim-standard' },
+			userPrompt: '={{ $json.text }}',
+			...params,
+			options: { maxRetries: 3, baseDelayMs: 5, maxDelayMs: 50, ...(params.options as object) },
+		} as never,
+		items,
+		{
+			name,
+			credentials: { p: creds.primary as never, f: (creds.fallback ?? {}) as never },
+			nodeCredentials: {
+				aiServiceApi: { id: 'p', name: 'AI' },
+				...(creds.fallback ? { aiServiceFallbackApi: { id: 'f', name: 'AI fallback' } } : {}),
+			},
+		},
+	);
+}
