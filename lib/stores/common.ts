@@ -1,7 +1,7 @@
 /** What the backends share: errors, tokens, JSON encoding and the claim decision. */
 import { randomUUID } from 'node:crypto';
 
-import type { ClaimOutcome, ClaimRecord } from './types';
+import type { ClaimOutcome, ClaimRecord, RecordWrite, StoredRecord } from './types';
 
 /**
  * The backend failed or could not be reached. The message starts with the store's label and never
@@ -140,3 +140,57 @@ export function decideComplete(
 /** Background purges of expired rows run at most this often (and again at once while they find a full batch). */
 export const PURGE_INTERVAL_MS = 60_000;
 export const PURGE_BATCH = 1000;
+
+/** dueRecords returns at most this many, whatever it is asked for: one sweep, one bounded reply. */
+export const MAX_DUE_RECORDS = 1000;
+
+export function checkLimit(limit: number): number {
+	if (typeof limit !== 'number' || !Number.isInteger(limit) || limit <= 0)
+		throw new Error(`limit must be a positive whole number, got ${String(limit)}`);
+	return Math.min(limit, MAX_DUE_RECORDS);
+}
+
+/** A versioned record as the backends hold it: the value as JSON text. */
+export interface RecordRow {
+	value: string | null;
+	version: number;
+	dueAt: number | null;
+	tag: string;
+	expiresAt: number;
+}
+
+/**
+ * Checks a putRecord call before any I/O (mistakes are plain errors, not store errors) and returns
+ * the row it writes when it wins, at version expectedVersion + 1 and kept ttlMs from now.
+ */
+export function newRecordRow(record: RecordWrite, expectedVersion: number, now: number): RecordRow {
+	if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)
+		throw new Error(
+			`expectedVersion must be 0 (absent) or a record's version, got ${String(expectedVersion)}`,
+		);
+	checkName('tag', record.tag);
+	checkDuration('ttl', record.ttlMs);
+	const { dueAt } = record;
+	if (dueAt !== null && (typeof dueAt !== 'number' || !Number.isFinite(dueAt)))
+		throw new Error(`dueAt must be epoch milliseconds or null, got ${String(dueAt)}`);
+	return {
+		value: toJson(record.value),
+		version: expectedVersion + 1,
+		dueAt,
+		tag: record.tag,
+		expiresAt: now + record.ttlMs,
+	};
+}
+
+/** The version a compare-and-set compares with: an expired record counts as absent (0). */
+export const liveVersion = (row: RecordRow | undefined, now: number): number =>
+	row && row.expiresAt > now ? row.version : 0;
+
+export const toStoredRecord = <T>(key: string, row: RecordRow): StoredRecord<T> => ({
+	key,
+	value: fromJson(row.value) as T,
+	version: row.version,
+	dueAt: row.dueAt,
+	tag: row.tag,
+	expiresAt: row.expiresAt,
+});

@@ -1,17 +1,29 @@
 /** In-process store: for tests and single-process runs. Nothing survives a restart or is shared. */
 import {
 	checkDuration,
+	checkLimit,
 	checkName,
 	decideClaim,
+	liveVersion,
+	newRecordRow,
+	toStoredRecord,
 	decideComplete,
 	newClaimRow,
 	fromJson,
 	toJson,
 	toRecord,
 	type ClaimRow,
+	type RecordRow,
 	type StoreClock,
 } from './common';
-import type { ClaimOptions, ClaimOutcome, ClaimRecord, StateStore } from './types';
+import type {
+	ClaimOptions,
+	ClaimOutcome,
+	ClaimRecord,
+	RecordWrite,
+	StateStore,
+	StoredRecord,
+} from './types';
 
 interface Expiring {
 	expiresAt: number;
@@ -26,6 +38,8 @@ export class MemoryStore implements StateStore {
 	private readonly claims = new Map<string, ClaimRow>();
 	private readonly values = new Map<string, Expiring & { value: string | null }>();
 	private readonly counters = new Map<string, Expiring & { count: number }>();
+	/** Per namespace, so a due sweep or a count looks at its own records only. */
+	private readonly records = new Map<string, Map<string, RecordRow>>();
 	private writes = 0;
 
 	constructor(options: StoreClock = {}) {
@@ -101,10 +115,57 @@ export class MemoryStore implements StateStore {
 		return by;
 	}
 
+	async getRecord<T = unknown>(
+		namespace: string,
+		key: string,
+	): Promise<StoredRecord<T> | undefined> {
+		this.id(namespace, key);
+		const rows = this.records.get(namespace);
+		const row = rows && this.live(rows, key, this.now());
+		return row && toStoredRecord<T>(key, row);
+	}
+
+	async putRecord(
+		namespace: string,
+		key: string,
+		record: RecordWrite,
+		expectedVersion: number,
+	): Promise<number> {
+		this.id(namespace, key);
+		const now = this.now();
+		const next = newRecordRow(record, expectedVersion, now);
+		let rows = this.records.get(namespace);
+		if (liveVersion(rows?.get(key), now) !== expectedVersion) return 0;
+		if (!rows) this.records.set(namespace, (rows = new Map()));
+		this.write(rows, key, next);
+		return next.version;
+	}
+
+	async dueRecords<T = unknown>(namespace: string, limit: number): Promise<Array<StoredRecord<T>>> {
+		checkName('namespace', namespace);
+		const max = checkLimit(limit);
+		const now = this.now();
+		const due: Array<[string, RecordRow]> = [];
+		for (const [key, row] of this.records.get(namespace) ?? [])
+			if (row.expiresAt > now && row.dueAt !== null && row.dueAt <= now) due.push([key, row]);
+		due.sort(([ka, a], [kb, b]) => a.dueAt! - b.dueAt! || (ka < kb ? -1 : ka > kb ? 1 : 0));
+		return due.slice(0, max).map(([key, row]) => toStoredRecord<T>(key, row));
+	}
+
+	async countRecords(namespace: string): Promise<Record<string, number>> {
+		checkName('namespace', namespace);
+		const now = this.now();
+		const counts = new Map<string, number>();
+		for (const row of this.records.get(namespace)?.values() ?? [])
+			if (row.expiresAt > now) counts.set(row.tag, (counts.get(row.tag) ?? 0) + 1);
+		return Object.fromEntries(counts); // own properties, even for a tag named __proto__
+	}
+
 	async close(): Promise<void> {
 		this.claims.clear();
 		this.values.clear();
 		this.counters.clear();
+		this.records.clear();
 	}
 
 	private id(namespace: string, key: string): string {
@@ -127,7 +188,9 @@ export class MemoryStore implements StateStore {
 		map.set(id, entry);
 		if (++this.writes % SWEEP_EVERY) return;
 		const now = this.now();
-		for (const m of [this.claims, this.values, this.counters] as Array<Map<string, Expiring>>)
+		const maps: Array<Map<string, Expiring>> = [this.claims, this.values, this.counters];
+		for (const m of [...maps, ...this.records.values()])
 			for (const [k, e] of m) if (e.expiresAt <= now) m.delete(k);
+		for (const [namespace, rows] of this.records) if (!rows.size) this.records.delete(namespace);
 	}
 }

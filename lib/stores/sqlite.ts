@@ -14,17 +14,29 @@ import {
 	PURGE_INTERVAL_MS,
 	StoreError,
 	checkDuration,
+	checkLimit,
 	checkName,
 	decideClaim,
+	liveVersion,
+	newRecordRow,
+	toStoredRecord,
 	decideComplete,
 	newClaimRow,
 	fromJson,
 	toJson,
 	toRecord,
 	type ClaimRow,
+	type RecordRow,
 	type StoreClock,
 } from './common';
-import type { ClaimOptions, ClaimOutcome, ClaimRecord, StateStore } from './types';
+import type {
+	ClaimOptions,
+	ClaimOutcome,
+	ClaimRecord,
+	RecordWrite,
+	StateStore,
+	StoredRecord,
+} from './types';
 
 /** `<n8n user folder>/.n8n/ai-patterns.sqlite`, beside n8n's own database. */
 export const defaultSqlitePath = (): string =>
@@ -50,7 +62,22 @@ CREATE TABLE IF NOT EXISTS state (
 	expires_at INTEGER NOT NULL,
 	PRIMARY KEY (kind, namespace, key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS state_expires_at ON state (expires_at);`;
+CREATE INDEX IF NOT EXISTS state_expires_at ON state (expires_at);
+CREATE TABLE IF NOT EXISTS records (
+	namespace TEXT NOT NULL,
+	key TEXT NOT NULL,
+	value TEXT,
+	version INTEGER NOT NULL,
+	due_at INTEGER,
+	tag TEXT NOT NULL,
+	expires_at INTEGER NOT NULL,
+	PRIMARY KEY (namespace, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_due ON records (namespace, due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_tag ON records (namespace, tag, expires_at);
+CREATE INDEX IF NOT EXISTS records_expires_at ON records (expires_at);`;
+
+const RECORD_COLUMNS = 'key, value, version, due_at, tag, expires_at';
 
 const COLUMNS = 'status, fingerprint, token, value, count, created_at, expires_at';
 
@@ -64,7 +91,27 @@ interface Row {
 	expires_at: number;
 }
 
-type Statements = Record<'select' | 'upsert' | 'remove' | 'purge', StatementSync>;
+interface StoredRow {
+	key: string;
+	value: string | null;
+	version: number;
+	due_at: number | null;
+	tag: string;
+	expires_at: number;
+}
+
+type Statements = Record<
+	| 'select'
+	| 'upsert'
+	| 'remove'
+	| 'purge'
+	| 'getRecord'
+	| 'putRecord'
+	| 'dueRecords'
+	| 'countRecords'
+	| 'purgeRecords',
+	StatementSync
+>;
 
 export class SqliteStore implements StateStore {
 	readonly kind = 'local';
@@ -187,6 +234,66 @@ export class SqliteStore implements StateStore {
 		});
 	}
 
+	async getRecord<T = unknown>(
+		namespace: string,
+		key: string,
+	): Promise<StoredRecord<T> | undefined> {
+		check(namespace, key);
+		return this.run(
+			'getRecord',
+			(s) => {
+				const row = s.getRecord.get(namespace, key, this.now()) as StoredRow | undefined;
+				return row && toStoredRecord<T>(key, recordRow(row));
+			},
+			false,
+		);
+	}
+
+	async putRecord(
+		namespace: string,
+		key: string,
+		record: RecordWrite,
+		expectedVersion: number,
+	): Promise<number> {
+		check(namespace, key);
+		newRecordRow(record, expectedVersion, 0); // argument checks before the transaction
+		return this.run('putRecord', (s) => {
+			const now = this.now();
+			// Any row, expired or not: BEGIN IMMEDIATE holds the write lock, so nobody changes it before the write.
+			const row = s.getRecord.get(namespace, key, -Infinity) as StoredRow | undefined;
+			if (liveVersion(row && recordRow(row), now) !== expectedVersion) return 0;
+			const next = newRecordRow(record, expectedVersion, now);
+			s.putRecord.run(namespace, key, next.value, next.version, next.dueAt, next.tag, next.expiresAt);
+			return next.version;
+		});
+	}
+
+	async dueRecords<T = unknown>(namespace: string, limit: number): Promise<Array<StoredRecord<T>>> {
+		checkName('namespace', namespace);
+		const max = checkLimit(limit);
+		return this.run(
+			'dueRecords',
+			(s) => {
+				const now = this.now();
+				const rows = s.dueRecords.all(namespace, now, now, max) as unknown as StoredRow[];
+				return rows.map((row) => toStoredRecord<T>(row.key, recordRow(row)));
+			},
+			false,
+		);
+	}
+
+	async countRecords(namespace: string): Promise<Record<string, number>> {
+		checkName('namespace', namespace);
+		return this.run(
+			'countRecords',
+			(s) => {
+				const rows = s.countRecords.all(namespace, this.now()) as Array<{ tag: string; n: number }>;
+				return Object.fromEntries(rows.map(({ tag, n }) => [tag, Number(n)]));
+			},
+			false,
+		);
+	}
+
 	async close(): Promise<void> {
 		const db = this.db;
 		this.db = undefined;
@@ -217,6 +324,24 @@ export class SqliteStore implements StateStore {
 				purge: db.prepare(
 					`DELETE FROM state WHERE (kind, namespace, key) IN
 					 (SELECT kind, namespace, key FROM state WHERE expires_at <= ? LIMIT ${PURGE_BATCH})`,
+				),
+				getRecord: db.prepare(
+					`SELECT ${RECORD_COLUMNS} FROM records WHERE namespace = ? AND key = ? AND expires_at > ?`,
+				),
+				putRecord: db.prepare(
+					`INSERT OR REPLACE INTO records (namespace, ${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				),
+				dueRecords: db.prepare(
+					`SELECT ${RECORD_COLUMNS} FROM records
+					 WHERE namespace = ? AND due_at IS NOT NULL AND due_at <= ? AND expires_at > ?
+					 ORDER BY due_at, key LIMIT ?`,
+				),
+				countRecords: db.prepare(
+					`SELECT tag, COUNT(*) AS n FROM records WHERE namespace = ? AND expires_at > ? GROUP BY tag`,
+				),
+				purgeRecords: db.prepare(
+					`DELETE FROM records WHERE (namespace, key) IN
+					 (SELECT namespace, key FROM records WHERE expires_at <= ? LIMIT ${PURGE_BATCH})`,
 				),
 			};
 		} catch (error) {
@@ -260,7 +385,8 @@ export class SqliteStore implements StateStore {
 		if (now < this.nextPurge) return;
 		this.nextPurge = now + PURGE_INTERVAL_MS;
 		try {
-			if (Number(s.purge.run(now).changes) >= PURGE_BATCH) this.nextPurge = now;
+			const purged = [s.purge, s.purgeRecords].map((purge) => Number(purge.run(now).changes));
+			if (purged.some((n) => n >= PURGE_BATCH)) this.nextPurge = now;
 		} catch {
 			return;
 		}
@@ -300,6 +426,16 @@ function claimRow(row: Row | undefined): ClaimRow | undefined {
 		value: row.value,
 		createdAt: row.created_at,
 		expiresAt: row.expires_at,
+	};
+}
+
+function recordRow(row: StoredRow): RecordRow {
+	return {
+		value: row.value,
+		version: Number(row.version),
+		dueAt: row.due_at === null ? null : Number(row.due_at),
+		tag: row.tag,
+		expiresAt: Number(row.expires_at),
 	};
 }
 
