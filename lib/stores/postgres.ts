@@ -3,7 +3,9 @@
  * statement (INSERT … ON CONFLICT … RETURNING): the conflicting row is locked and re-read by
  * Postgres, so concurrent claims on one key from any number of workers serialise and exactly one
  * wins. Expired rows are ignored by every query and purged in small batches once a minute.
+ * Versioned records have a table of their own, `<table>_records`, with an index for the due sweep.
  */
+import { createHash } from 'node:crypto';
 import { Pool, type PoolConfig } from 'pg';
 
 import {
@@ -11,18 +13,28 @@ import {
 	PURGE_INTERVAL_MS,
 	StoreError,
 	checkDuration,
+	checkLimit,
 	checkName,
 	decideClaim,
 	describeError,
 	fromJson,
+	newRecordRow,
 	newToken,
 	redact,
 	toJson,
 	toRecord,
+	toStoredRecord,
 	type ClaimRow,
 	type StoreClock,
 } from './common';
-import type { ClaimOptions, ClaimOutcome, ClaimRecord, StateStore } from './types';
+import type {
+	ClaimOptions,
+	ClaimOutcome,
+	ClaimRecord,
+	RecordWrite,
+	StateStore,
+	StoredRecord,
+} from './types';
 
 export const DEFAULT_POSTGRES_TABLE = 'n8n_ai_patterns_state';
 
@@ -50,6 +62,26 @@ interface Row {
 	expires_at: string;
 }
 
+interface StoredRow {
+	key: string;
+	value: string | null;
+	version: string;
+	due_at: string | null;
+	tag: string;
+	expires_at: string;
+}
+
+const RECORD_COLUMNS = 'key, value, version, due_at, tag, expires_at';
+
+/**
+ * A name for the records table and its indexes, `<base>_records` etc., within Postgres's 63
+ * characters: a long table name is cut and given a hash of itself, so two tables never share one.
+ */
+function recordsBase(table: string): string {
+	if (table.length <= 52) return table;
+	return `${table.slice(0, 43)}_${createHash('sha256').update(table).digest('hex').slice(0, 8)}`;
+}
+
 const CLAIM_COLUMNS = 'status, fingerprint, token, value, created_at, expires_at';
 /** Column `c` becomes `fresh` when the stored row has expired ($5 is now), else keeps its value. */
 const ifExpired = (c: string, fresh: string) =>
@@ -59,13 +91,29 @@ export class PostgresStore implements StateStore {
 	readonly kind = 'postgres';
 	readonly label: string;
 	readonly table: string;
+	/** Where the versioned records are: `<table>_records`. */
+	readonly recordsTable: string;
 	private readonly pool: Pool;
 	private readonly now: () => number;
 	private readonly password?: string;
 	private ready?: Promise<void>;
 	private nextPurge = 0;
 	private readonly sql: Record<
-		'claim' | 'complete' | 'release' | 'read' | 'get' | 'set' | 'delete' | 'increment' | 'purge',
+		| 'claim'
+		| 'complete'
+		| 'release'
+		| 'read'
+		| 'get'
+		| 'set'
+		| 'delete'
+		| 'increment'
+		| 'purge'
+		| 'getRecord'
+		| 'createRecord'
+		| 'updateRecord'
+		| 'dueRecords'
+		| 'countRecords'
+		| 'purgeRecords',
 		string
 	>;
 
@@ -75,6 +123,7 @@ export class PostgresStore implements StateStore {
 			throw new Error(
 				`table name "${this.table}" is not allowed: use lower-case letters, digits and _`,
 			);
+		this.recordsTable = `${recordsBase(this.table)}_records`;
 		this.label = `Postgres at ${options.host}:${options.port}/${options.database}`;
 		this.now = options.now ?? Date.now;
 		this.password = options.password;
@@ -96,6 +145,7 @@ export class PostgresStore implements StateStore {
 		this.pool.on('error', () => undefined);
 
 		const t = `"${this.table}"`;
+		const r = `"${this.recordsTable}"`;
 		const key = 'kind = $1 AND namespace = $2 AND key = $3';
 		this.sql = {
 			claim: `INSERT INTO ${t} AS s (kind, namespace, key, ${CLAIM_COLUMNS})
@@ -129,6 +179,27 @@ export class PostgresStore implements StateStore {
 				RETURNING count`,
 			purge: `DELETE FROM ${t} WHERE ctid IN
 				(SELECT ctid FROM ${t} WHERE expires_at <= $1 LIMIT ${PURGE_BATCH})`,
+			getRecord: `SELECT ${RECORD_COLUMNS} FROM ${r} WHERE namespace = $1 AND key = $2 AND expires_at > $3`,
+			// Version 0: a new row, or one over an expired row. The conflicting row is locked and
+			// re-checked, so of concurrent creates exactly one returns a row.
+			createRecord: `INSERT INTO ${r} AS s (namespace, ${RECORD_COLUMNS})
+				VALUES ($1, $2, $3, 1, $4, $5, $6)
+				ON CONFLICT (namespace, key) DO UPDATE SET
+				value = EXCLUDED.value, version = 1, due_at = EXCLUDED.due_at, tag = EXCLUDED.tag,
+				expires_at = EXCLUDED.expires_at
+				WHERE s.expires_at <= $7
+				RETURNING version`,
+			// A concurrent update waits for the first and re-reads the row: its version no longer matches.
+			updateRecord: `UPDATE ${r} SET value = $3, version = version + 1, due_at = $4, tag = $5, expires_at = $6
+				WHERE namespace = $1 AND key = $2 AND version = $8 AND expires_at > $7
+				RETURNING version`,
+			dueRecords: `SELECT ${RECORD_COLUMNS} FROM ${r}
+				WHERE namespace = $1 AND due_at <= $2 AND expires_at > $2
+				ORDER BY due_at, key LIMIT $3`,
+			countRecords: `SELECT tag, count(*)::int AS n FROM ${r}
+				WHERE namespace = $1 AND expires_at > $2 GROUP BY tag`,
+			purgeRecords: `DELETE FROM ${r} WHERE ctid IN
+				(SELECT ctid FROM ${r} WHERE expires_at <= $1 LIMIT ${PURGE_BATCH})`,
 		};
 	}
 
@@ -232,6 +303,60 @@ export class PostgresStore implements StateStore {
 		return Number(row.count);
 	}
 
+	async getRecord<T = unknown>(
+		namespace: string,
+		key: string,
+	): Promise<StoredRecord<T> | undefined> {
+		check(namespace, key);
+		const [row] = await this.query<StoredRow>('getRecord', this.sql.getRecord, [
+			namespace,
+			key,
+			this.now(),
+		]);
+		return row && storedRecord<T>(row);
+	}
+
+	async putRecord(
+		namespace: string,
+		key: string,
+		record: RecordWrite,
+		expectedVersion: number,
+	): Promise<number> {
+		check(namespace, key);
+		const now = this.now();
+		const next = newRecordRow(record, expectedVersion, now);
+		const values = [namespace, key, next.value, next.dueAt, next.tag, next.expiresAt, now];
+		const rows =
+			expectedVersion === 0
+				? await this.query<{ version: string }>('putRecord', this.sql.createRecord, values)
+				: await this.query<{ version: string }>('putRecord', this.sql.updateRecord, [
+						...values,
+						expectedVersion,
+					]);
+		return rows.length ? Number(rows[0].version) : 0;
+	}
+
+	async dueRecords<T = unknown>(namespace: string, limit: number): Promise<Array<StoredRecord<T>>> {
+		checkName('namespace', namespace);
+		const max = checkLimit(limit);
+		const rows = await this.query<StoredRow>('dueRecords', this.sql.dueRecords, [
+			namespace,
+			this.now(),
+			max,
+		]);
+		return rows.map((row) => storedRecord<T>(row));
+	}
+
+	async countRecords(namespace: string): Promise<Record<string, number>> {
+		checkName('namespace', namespace);
+		const rows = await this.query<{ tag: string; n: number }>(
+			'countRecords',
+			this.sql.countRecords,
+			[namespace, this.now()],
+		);
+		return Object.fromEntries(rows.map(({ tag, n }) => [tag, Number(n)]));
+	}
+
 	async close(): Promise<void> {
 		if (!this.pool.ended) await this.pool.end();
 	}
@@ -259,6 +384,22 @@ export class PostgresStore implements StateStore {
 					PRIMARY KEY (kind, namespace, key))`);
 				await client.query(
 					`CREATE INDEX IF NOT EXISTS "${this.table}_expires_at" ON "${this.table}" (expires_at)`,
+				);
+				const base = recordsBase(this.table);
+				await client.query(`CREATE TABLE IF NOT EXISTS "${this.recordsTable}" (
+					namespace text NOT NULL,
+					key text NOT NULL,
+					value text,
+					version bigint NOT NULL,
+					due_at bigint,
+					tag text NOT NULL,
+					expires_at bigint NOT NULL,
+					PRIMARY KEY (namespace, key))`);
+				await client.query(
+					`CREATE INDEX IF NOT EXISTS "${base}_records_due" ON "${this.recordsTable}" (namespace, due_at) WHERE due_at IS NOT NULL`,
+				);
+				await client.query(
+					`CREATE INDEX IF NOT EXISTS "${base}_records_expires" ON "${this.recordsTable}" (expires_at)`,
 				);
 				await client.query('COMMIT');
 			} catch (error) {
@@ -291,12 +432,13 @@ export class PostgresStore implements StateStore {
 		const now = this.now();
 		if (now < this.nextPurge) return;
 		this.nextPurge = now + PURGE_INTERVAL_MS;
-		this.pool.query(this.sql.purge, [now]).then(
-			({ rowCount }) => {
-				if ((rowCount ?? 0) >= PURGE_BATCH) this.nextPurge = now;
-			},
-			() => undefined,
-		);
+		for (const purge of [this.sql.purge, this.sql.purgeRecords])
+			this.pool.query(purge, [now]).then(
+				({ rowCount }) => {
+					if ((rowCount ?? 0) >= PURGE_BATCH) this.nextPurge = now;
+				},
+				() => undefined,
+			);
 	}
 }
 
@@ -314,4 +456,14 @@ function claimRow(row: Row): ClaimRow {
 		createdAt: Number(row.created_at),
 		expiresAt: Number(row.expires_at),
 	};
+}
+
+function storedRecord<T>(row: StoredRow): StoredRecord<T> {
+	return toStoredRecord<T>(row.key, {
+		value: row.value,
+		version: Number(row.version),
+		dueAt: row.due_at === null ? null : Number(row.due_at),
+		tag: row.tag,
+		expiresAt: Number(row.expires_at),
+	});
 }

@@ -3,21 +3,37 @@
  * parts URI-encoded, so no namespace can reach into another's keys); every read-modify-write is a
  * Lua script, which Redis runs atomically. Records carry their own end time (`e`), judged by the
  * caller's clock like every backend; PEXPIRE removes them from Redis at about the same time.
+ *
+ * Versioned records live under `<prefix>:r:{<namespace>}:…` (the braces a cluster hash tag, so a
+ * namespace's keys share a slot): a hash per record (`k:<key>`: v value, n version, d due, t tag,
+ * e end), a sorted set `due` of keys by due time, a sorted set per tag (`t:<tag>`) of keys by end
+ * time (a count is the members whose end is still ahead) and a set `tags` of the tags in use. Each
+ * operation is one script; the sets expire with the longest-lived record written into them.
  */
 import Redis, { type RedisOptions, type Result } from 'ioredis';
 
 import {
 	StoreError,
 	checkDuration,
+	checkLimit,
 	checkName,
 	fromJson,
+	newRecordRow,
+	toStoredRecord,
 	newToken,
 	redact,
 	toJson,
 	toRecord,
 	type StoreClock,
 } from './common';
-import type { ClaimOptions, ClaimOutcome, ClaimRecord, StateStore } from './types';
+import type {
+	ClaimOptions,
+	ClaimOutcome,
+	ClaimRecord,
+	RecordWrite,
+	StateStore,
+	StoredRecord,
+} from './types';
 
 export interface RedisStoreOptions extends StoreClock {
 	host: string;
@@ -82,12 +98,92 @@ redis.call('HSET', KEYS[1], 'n', ARGV[2], 'e', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return ARGV[2]`;
 
+// KEYS: record hash, due set, tags set. ARGV: now, expected version, value, due ('' = never), tag,
+// end, ttl ms (integer), member (the encoded key), prefix of the per-tag sets.
+const PUT_RECORD = `
+local now = tonumber(ARGV[1])
+local r = redis.call('HMGET', KEYS[1], 'n', 't', 'e')
+local version = 0
+if r[1] and r[3] and tonumber(r[3]) > now then version = tonumber(r[1]) end
+if version ~= tonumber(ARGV[2]) then return '0' end
+if r[2] and r[2] ~= ARGV[5] then redis.call('ZREM', ARGV[9] .. r[2], ARGV[8]) end
+local ttl = tonumber(ARGV[7])
+local function outlive(key)
+	local left = redis.call('PTTL', key)
+	if left == -1 or left < ttl then redis.call('PEXPIRE', key, ttl) end
+end
+local tagSet = ARGV[9] .. ARGV[5]
+redis.call('HSET', KEYS[1], 'v', ARGV[3], 'n', tostring(version + 1), 'd', ARGV[4], 't', ARGV[5], 'e', ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ttl)
+if ARGV[4] == '' then
+	redis.call('ZREM', KEYS[2], ARGV[8])
+else
+	redis.call('ZADD', KEYS[2], ARGV[4], ARGV[8])
+	outlive(KEYS[2])
+end
+redis.call('ZADD', tagSet, ARGV[6], ARGV[8])
+redis.call('SADD', KEYS[3], ARGV[5])
+outlive(tagSet)
+outlive(KEYS[3])
+return tostring(version + 1)`;
+
+// KEYS: due set. ARGV: now, limit, prefix of the record hashes. Members whose record has ended
+// are dropped on the way; returns six strings per record: member, v, n, d, t, e.
+const DUE_RECORDS = `
+local now = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local out = {}
+local found = 0
+local offset = 0
+while found < limit do
+	local batch = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', offset, limit - found)
+	if #batch == 0 then break end
+	for _, member in ipairs(batch) do
+		local r = redis.call('HMGET', ARGV[3] .. member, 'v', 'n', 'd', 't', 'e')
+		if r[5] and tonumber(r[5]) > now then
+			found = found + 1
+			offset = offset + 1
+			for _, part in ipairs({member, r[1] or '', r[2], r[3] or '', r[4] or '', r[5]}) do
+				out[#out + 1] = part
+			end
+		else
+			redis.call('ZREM', KEYS[1], member)
+		end
+	end
+end
+return out`;
+
+// KEYS: tags set. ARGV: now, prefix of the per-tag sets. Drops ended members and unused tags;
+// returns tag, count pairs.
+const COUNT_RECORDS = `
+local out = {}
+for _, tag in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+	local set = ARGV[2] .. tag
+	redis.call('ZREMRANGEBYSCORE', set, '-inf', ARGV[1])
+	local count = redis.call('ZCARD', set)
+	if count == 0 then
+		redis.call('SREM', KEYS[1], tag)
+	else
+		out[#out + 1] = tag
+		out[#out + 1] = tostring(count)
+	end
+end
+return out`;
+
 declare module 'ioredis' {
 	interface RedisCommander<Context> {
 		aipClaim(key: string, ...args: string[]): Result<string[], Context>;
 		aipComplete(key: string, ...args: string[]): Result<string, Context>;
 		aipRelease(key: string, ...args: string[]): Result<string, Context>;
 		aipIncrement(key: string, ...args: string[]): Result<string, Context>;
+		aipPutRecord(
+			record: string,
+			due: string,
+			tags: string,
+			...args: string[]
+		): Result<string, Context>;
+		aipDueRecords(due: string, ...args: string[]): Result<string[], Context>;
+		aipCountRecords(tags: string, ...args: string[]): Result<string[], Context>;
 	}
 }
 
@@ -136,6 +232,9 @@ export class RedisStore implements StateStore {
 		this.client.defineCommand('aipComplete', { numberOfKeys: 1, lua: COMPLETE });
 		this.client.defineCommand('aipRelease', { numberOfKeys: 1, lua: RELEASE });
 		this.client.defineCommand('aipIncrement', { numberOfKeys: 1, lua: INCREMENT });
+		this.client.defineCommand('aipPutRecord', { numberOfKeys: 3, lua: PUT_RECORD });
+		this.client.defineCommand('aipDueRecords', { numberOfKeys: 1, lua: DUE_RECORDS });
+		this.client.defineCommand('aipCountRecords', { numberOfKeys: 1, lua: COUNT_RECORDS });
 	}
 
 	async claim(namespace: string, key: string, options: ClaimOptions): Promise<ClaimOutcome> {
@@ -263,6 +362,69 @@ export class RedisStore implements StateStore {
 		return Number(count);
 	}
 
+	async getRecord<T = unknown>(
+		namespace: string,
+		key: string,
+	): Promise<StoredRecord<T> | undefined> {
+		const r = this.records(namespace);
+		const member = r.member(key);
+		const [v, n, d, tag, e] = await this.run('getRecord', (c) =>
+			c.hmget(r.hash + member, 'v', 'n', 'd', 't', 'e'),
+		);
+		if (n === null || !(Number(e) > this.now())) return undefined;
+		return storedRecord<T>([member, v ?? '', n, d ?? '', tag ?? '', e ?? '']);
+	}
+
+	async putRecord(
+		namespace: string,
+		key: string,
+		record: RecordWrite,
+		expectedVersion: number,
+	): Promise<number> {
+		const r = this.records(namespace);
+		const member = r.member(key);
+		const now = this.now();
+		const next = newRecordRow(record, expectedVersion, now);
+		const version = await this.run('putRecord', (c) =>
+			c.aipPutRecord(
+				r.hash + member,
+				r.due,
+				r.tags,
+				String(now),
+				String(expectedVersion),
+				next.value ?? '',
+				next.dueAt === null ? '' : String(next.dueAt),
+				next.tag,
+				String(next.expiresAt),
+				String(Math.ceil(record.ttlMs)),
+				member,
+				r.tag,
+			),
+		);
+		return Number(version);
+	}
+
+	async dueRecords<T = unknown>(namespace: string, limit: number): Promise<Array<StoredRecord<T>>> {
+		const r = this.records(namespace);
+		const max = checkLimit(limit);
+		const flat = await this.run('dueRecords', (c) =>
+			c.aipDueRecords(r.due, String(this.now()), String(max), r.hash),
+		);
+		const out: Array<StoredRecord<T>> = [];
+		for (let i = 0; i < flat.length; i += 6) out.push(storedRecord<T>(flat.slice(i, i + 6)));
+		return out;
+	}
+
+	async countRecords(namespace: string): Promise<Record<string, number>> {
+		const r = this.records(namespace);
+		const flat = await this.run('countRecords', (c) =>
+			c.aipCountRecords(r.tags, String(this.now()), r.tag),
+		);
+		const counts: Array<[string, number]> = [];
+		for (let i = 0; i < flat.length; i += 2) counts.push([flat[i], Number(flat[i + 1])]);
+		return Object.fromEntries(counts);
+	}
+
 	async close(): Promise<void> {
 		if (this.client.status === 'end') return;
 		if (this.client.status === 'ready') {
@@ -278,6 +440,22 @@ export class RedisStore implements StateStore {
 		return `${this.prefix}:${kind}:${encodeURIComponent(namespace)}:${encodeURIComponent(key)}`;
 	}
 
+	/** The keys of a namespace's records; the braces make them one cluster slot. */
+	private records(namespace: string) {
+		checkName('namespace', namespace);
+		const base = `${this.prefix}:r:{${encodeURIComponent(namespace)}}:`;
+		return {
+			hash: `${base}k:`,
+			due: `${base}due`,
+			tags: `${base}tags`,
+			tag: `${base}t:`,
+			member: (key: string) => {
+				checkName('key', key);
+				return encodeURIComponent(key);
+			},
+		};
+	}
+
 	private async run<T>(op: string, fn: (client: Redis) => Promise<T>): Promise<T> {
 		try {
 			// Known to be down (between reconnect attempts): fail now rather than wait in the queue.
@@ -291,4 +469,15 @@ export class RedisStore implements StateStore {
 			throw new StoreError(this.label, `${op} failed: ${redact(message, [this.password])}`);
 		}
 	}
+}
+
+/** [member, v, n, d, t, e] as the scripts and HMGET return them. */
+function storedRecord<T>([member, v, n, d, tag, e]: string[]): StoredRecord<T> {
+	return toStoredRecord<T>(decodeURIComponent(member), {
+		value: v,
+		version: Number(n),
+		dueAt: d === '' ? null : Number(d),
+		tag,
+		expiresAt: Number(e),
+	});
 }
