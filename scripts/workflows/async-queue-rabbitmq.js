@@ -16,17 +16,27 @@ const {
 
 const w = new Workflow('async-queue-rabbitmq', 'AI patterns: async queue on RabbitMQ');
 const TABLE = 'ai_queue_outcomes';
+/**
+ * The queue's name is written once, in the trigger's Queue field: both publishing nodes read it
+ * with $('Job queue').params.queue, the trigger's parameters as saved, which n8n resolves without
+ * execution data (so the producer's execution can read them) and renames with the node. It is
+ * the raw value, hence a plain name there, not an expression. $vars needs a licence
+ * (feat:variables) and $env is blocked by default in n8n 2 (N8N_BLOCK_ENV_ACCESS_IN_NODE): not a
+ * place every user has. A test run (importSamples) sets its own name in the trigger alone.
+ */
 const QUEUE = 'ai-jobs';
+const TRIGGER = 'Job queue';
+const QUEUE_FROM_TRIGGER = `={{ $('${TRIGGER}').params.queue }}`;
 
 w.note(
 	'About',
 	`## Async queue on RabbitMQ
-A producer publishes jobs; a worker takes at most **5 at a time** (parallel limit = backpressure: the AI never sees more than 5 calls from here) and acknowledges each message **after its execution finished successfully**: a crash or a failed execution redelivers it instead of losing it. Messages are persistent in a durable queue.
+A producer publishes jobs to the queue **${QUEUE}**; a worker takes at most **5 at a time** (parallel limit = backpressure: the AI never sees more than 5 calls from here) and acknowledges each message **after its execution finished successfully**: a crash or a failed execution redelivers it instead of losing it. Messages are persistent in a durable queue.
 
 **POST /webhook/ai/rabbitmq/jobs** \`{"jobs": [{"jobId"?, "text"}, …]}\` (1 to 1000 jobs) → **202** \`{"accepted", "jobIds"}\`, or **400**
 
 Every job ends in the Data Table **${TABLE}** as \`processed\` or \`human\`:
-- AI failures that may pass (rate limit, overload, 5xx, timeout, network, circuit open) go back to **${QUEUE}** after a backoff, up to 3 times;
+- AI failures that may pass (rate limit, overload, 5xx, timeout, network, circuit open) go back to the queue after a backoff, up to 3 times;
 - the rest, jobs re-queued 3 times, jobs without text and messages that are not a job are recorded as \`human\`: the table is the review list.`,
 	[0, -0.3],
 	624,
@@ -36,11 +46,12 @@ w.note(
 	'Adopt',
 	`### To adopt
 1. Create a **RabbitMQ** credential and pick it in the three RabbitMQ nodes (the trigger declares the queue); pick your **AI Service** credential in **Process job (AI Call)**.
-2. Set **Parallel Message Processing Limit** in **${QUEUE}** to what your AI quota allows. In n8n queue mode the trigger runs on the main instance: the limit holds for the whole n8n.
-3. The backoff (**Wait for the backoff**) is the Fallback Router's: base 2 s, at most 10 s here. Keep it under 65 s: a longer Wait parks the execution, the message is acknowledged and the parallel limit no longer holds (for longer delays use a RabbitMQ delay queue with a TTL and a dead-letter exchange).
-4. Replace the outcome table with your system of record, or send the \`human\` jobs on to your review tool from **Record human**.
-5. Every expected failure ends on a path, so executions succeed; an execution that does fail (e.g. the table is unreachable) is redelivered at once, again and again: watch the execution list.
-6. The webhook is open to anyone who can reach n8n: set **Authentication** (e.g. Header Auth) on it.`,
+2. The queue's name is set once, in **Queue** of **${TRIGGER}** (a plain name, not an expression): both publishing nodes read it from there. Two n8n on one broker need two names, or they take each other's jobs.
+3. Set **Parallel Message Processing Limit** in **${TRIGGER}** to what your AI quota allows. In n8n queue mode the trigger runs on the main instance: the limit holds for the whole n8n.
+4. The backoff (**Wait for the backoff**) is the Fallback Router's: base 2 s, at most 10 s here. Keep it under 65 s: a longer Wait parks the execution, the message is acknowledged and the parallel limit no longer holds (for longer delays use a RabbitMQ delay queue with a TTL and a dead-letter exchange).
+5. Replace the outcome table with your system of record, or send the \`human\` jobs on to your review tool from **Record human**.
+6. Every expected failure ends on a path, so executions succeed; an execution that does fail (e.g. the table is unreachable) is redelivered at once, again and again: watch the execution list.
+7. The webhook is open to anyone who can reach n8n: set **Authentication** (e.g. Header Auth) on it.`,
 	[3.4, -0.3],
 	720,
 );
@@ -94,7 +105,7 @@ return jobs.map((job, i) => ({
 	},
 	[3, 0],
 );
-w.node(`Publish to ${QUEUE}`, T.rabbitmq, { queue: QUEUE, options: persistent }, [4, 0], {
+w.node('Publish job', T.rabbitmq, { queue: QUEUE_FROM_TRIGGER, options: persistent }, [4, 0], {
 	credentials: RABBITMQ_CREDENTIAL,
 });
 w.node(
@@ -110,7 +121,7 @@ w.node(
 
 // Worker
 w.node(
-	QUEUE,
+	TRIGGER,
 	T.rabbitmqTrigger,
 	{
 		queue: QUEUE,
@@ -133,7 +144,7 @@ w.node(
 	{
 		jsCode: `// Parsed here rather than in the trigger: a message that is not a job goes to a person
 // (field "problem") instead of stalling the worker.
-const raw = String($('${QUEUE}').first().json.content ?? '');
+const raw = String($('${TRIGGER}').first().json.content ?? '');
 let job;
 try {
   job = JSON.parse(raw);
@@ -240,10 +251,10 @@ w.node(
 	{ webhookId: uuid('async-queue-rabbitmq/wait') },
 );
 w.node(
-	`Re-publish to ${QUEUE}`,
+	'Re-publish job',
 	T.rabbitmq,
 	{
-		queue: QUEUE,
+		queue: QUEUE_FROM_TRIGGER,
 		sendInputData: false,
 		message:
 			'={{ JSON.stringify({ jobId: $json.jobId, text: $json.text, submittedAt: $json.submittedAt, fallback: { queueAttempts: $json.fallback.queueAttempts } }) }}',
@@ -258,9 +269,9 @@ w.connect('POST /ai/rabbitmq/jobs', 'Check request');
 w.connect('Check request', 'Ensure outcome table', 0);
 w.connect('Check request', 'Respond 400', 1);
 w.connect('Ensure outcome table', 'Jobs from the request');
-w.connect('Jobs from the request', `Publish to ${QUEUE}`);
-w.connect(`Publish to ${QUEUE}`, 'Respond 202');
-w.connect(QUEUE, 'Ensure outcome table (worker)');
+w.connect('Jobs from the request', 'Publish job');
+w.connect('Publish job', 'Respond 202');
+w.connect(TRIGGER, 'Ensure outcome table (worker)');
 w.connect('Ensure outcome table (worker)', 'Job from the message');
 w.connect('Job from the message', 'Is it a job?');
 w.connect('Is it a job?', 'Process job (AI Call)', 0);
@@ -272,6 +283,6 @@ w.connect('Retry or a person?', 'Record human', 0);
 w.connect('Retry or a person?', 'Wait for the backoff', 1);
 w.connect('Retry or a person?', 'Record human', 2);
 w.connect('Retry or a person?', 'Record human', 3);
-w.connect('Wait for the backoff', `Re-publish to ${QUEUE}`);
+w.connect('Wait for the backoff', 'Re-publish job');
 
 module.exports = w;
