@@ -10,12 +10,22 @@ export function installPackage(
 	options?: { mode?: 'pack' | 'link' },
 ): Promise<string>;
 export function freePort(): Promise<number>;
+/** The process and all its descendants, pid first. */
+export function processTree(pid: number): number[];
+/** True once the process has exited (a zombie counts as exited). */
+export function processGone(pid: number): boolean;
 export interface RunningN8n {
 	url: string;
 	port: number;
 	pid: number;
 	logFile: string;
 	stop(): Promise<void>;
+	/** SIGKILL to n8n and all its children (task runners) at once; resolves when all have exited. */
+	kill9(): Promise<void>;
+	/** Stops it if running, then starts it again with the same options (user folder, port, env). */
+	restart(): Promise<RunningN8n>;
+	/** n8n's pid and its descendants' (empty once it has exited). */
+	pids(): number[];
 	logTail(lines?: number): string;
 }
 export function startN8n(options: {
@@ -77,8 +87,22 @@ export function importSamples(
 		store?: 'redis' | 'postgres';
 		only?: string[];
 		activate?: (file: string) => boolean;
+		/** Changes the parsed workflow last, before the import (e.g. a shorter lease or schedule). */
+		patch?: (workflow: SampleWorkflow, file: string) => void;
 	},
 ): Promise<ImportedSample[]>;
+export interface SampleWorkflow {
+	name: string;
+	nodes: Array<{
+		name: string;
+		type: string;
+		parameters: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- node parameters of any shape
+		credentials?: Record<string, { id: string; name: string }>;
+		[key: string]: unknown;
+	}>;
+	connections: Record<string, unknown>;
+	[key: string]: unknown;
+}
 /** Resolves once n8n serves every Webhook node of an activated workflow. */
 export function webhooksServed(
 	url: string,

@@ -171,21 +171,49 @@ function freePort() {
 	});
 }
 
+/** The process and all its descendants (n8n's task runners), from `ps`: pid first, then children. */
+function processTree(pid) {
+	const children = new Map();
+	const out = execFileSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' });
+	for (const line of out.trim().split('\n')) {
+		const [child, parent] = line.trim().split(/\s+/).map(Number);
+		if (!children.has(parent)) children.set(parent, []);
+		children.get(parent).push(child);
+	}
+	const tree = [];
+	const walk = (p) => {
+		tree.push(p);
+		for (const c of children.get(p) ?? []) walk(c);
+	};
+	walk(pid);
+	return tree;
+}
+
+/** Gone, or a zombie nobody reaped yet (a killed n8n's task runner is reparented): either way it runs no more. */
+function processGone(pid) {
+	try {
+		const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+		return /^\S+ \(.*\) [ZX]/s.test(stat);
+	} catch {
+		return true;
+	}
+}
+
 /**
  * Starts `n8n start` (or `n8n worker` with command 'worker': then `port` is its health check port)
- * and resolves when /healthz/readiness answers. Returns { url, pid, stop(), logFile, logTail() };
- * n8n's output goes to <userFolder>/n8n[-worker-<port>].log.
+ * and resolves when /healthz/readiness answers. Returns { url, pid, stop(), kill9(), restart(),
+ * pids(), logFile, logTail() }; n8n's output goes to <userFolder>/n8n[-worker-<port>].log.
  */
-async function startN8n({
-	userFolder,
-	port,
-	env = {},
-	command = 'start',
-	concurrency = 10,
-	readyTimeoutMs = 180_000,
-} = {}) {
+async function startN8n(options = {}) {
+	const {
+		userFolder,
+		env = {},
+		command = 'start',
+		concurrency = 10,
+		readyTimeoutMs = 180_000,
+	} = options;
 	const { node, n8n } = await ensureN8n();
-	port ??= await freePort();
+	const port = options.port ?? (await freePort());
 	mkdirSync(userFolder, { recursive: true });
 	const worker = command === 'worker';
 	const logFile = join(userFolder, worker ? `n8n-worker-${port}.log` : 'n8n.log');
@@ -243,6 +271,29 @@ async function startN8n({
 			});
 			child.kill('SIGTERM');
 		});
+	const pids = () => (exited ? [] : processTree(child.pid));
+	// A crash as the kernel does it: SIGKILL to n8n and its task runners at once, no shutdown hooks.
+	const kill9 = async () => {
+		if (exited) return;
+		const closed = new Promise((r) => child.once('close', r));
+		const tree = pids();
+		for (const pid of tree) {
+			try {
+				process.kill(pid, 'SIGKILL');
+			} catch {
+				// gone already
+			}
+		}
+		await closed;
+		for (let i = 0; i < 100 && !tree.every(processGone); i++)
+			await new Promise((r) => setTimeout(r, 50));
+	};
+	// Same user folder, port and environment (database, queue): what a supervisor's restart does.
+	const restart = async () => {
+		if (!exited) await stop();
+		return startN8n({ ...options, port });
+	};
+	const running = { url, port, pid: child.pid, stop, kill9, restart, pids, logFile, logTail };
 
 	const deadline = Date.now() + readyTimeoutMs;
 	while (Date.now() < deadline) {
@@ -253,7 +304,7 @@ async function startN8n({
 		}
 		try {
 			const res = await fetch(`${url}/healthz/readiness`);
-			if (res.ok) return { url, port, pid: child.pid, stop, logFile, logTail };
+			if (res.ok) return running;
 		} catch {
 			// not listening yet
 		}
@@ -400,7 +451,7 @@ async function webhooksServed(url, workflow, timeoutMs = 15_000) {
 	}
 }
 
-const STATEFUL = ['aiCall', 'fallbackRouter', 'idempotencyGuard'].map(
+const STATEFUL = ['aiCall', 'fallbackRouter', 'idempotencyGuard', 'jobQueue'].map(
 	(n) => `${PACKAGE_NAME}.${n}`,
 );
 
@@ -412,12 +463,13 @@ const SAMPLE_SIM_URL = require('./workflows/builder').SIM;
  * pointed at the given ones ({ aiServiceApi: {id, name}, rabbitmq: … }), the simulator URL at
  * `simUrl`, every AI Call's model at `model` when given, and with `store` ('redis' | 'postgres')
  * every stateful node at that store with `credentials[store]`, as the README says for queue mode.
- * A workflow is activated when `activate(file)` says so (default: all).
+ * A workflow is activated when `activate(file)` says so (default: all). `patch(workflow, file)` may
+ * change the parsed workflow last (a test shortens a lease or a schedule).
  * Returns [{ file, id, name, active, error? }]; an import or activation error is reported, not thrown.
  */
 async function importSamples(
 	api,
-	{ credentials = {}, simUrl, model, store, only, activate = () => true } = {},
+	{ credentials = {}, simUrl, model, store, only, activate = () => true, patch } = {},
 ) {
 	const dir = join(REPO_ROOT, 'workflows');
 	const files = readdirSync(dir)
@@ -441,6 +493,7 @@ async function importSamples(
 				if (credentials[type]) node.credentials[type] = credentials[type];
 			}
 		}
+		patch?.(workflow, file);
 		const result = { file, name: workflow.name, active: false };
 		try {
 			for (const old of existing.filter((w) => w.name === workflow.name)) {
@@ -479,6 +532,8 @@ module.exports = {
 	ensureN8n,
 	installPackage,
 	freePort,
+	processTree,
+	processGone,
 	startN8n,
 	N8nApi,
 };

@@ -5,6 +5,7 @@ export {
 	type SimulatorCounters,
 	type SimulatorOptions,
 	type InboxEntry,
+	type RequestLogEntry,
 } from './server';
 export { parseFaultSpec, FaultSpecError, type FaultSpec, type FaultKind } from './faults';
 export { classify, countTokens, countInputTokens, contextWindow, SIM_MODELS } from './answers';

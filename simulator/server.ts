@@ -105,6 +105,8 @@ export interface RequestLogEntry {
 	endedAt?: number;
 	/** HTTP status sent in full, a fault label, or `aborted` when the client closed the connection first. */
 	outcome: string;
+	/** The client's TCP port: with `ss -tnp` it names the process that sent the request (which worker). */
+	remotePort?: number;
 }
 
 /** A request the sample workflows sent to the simulator's inbox (a stand-in for a callback or alert receiver). */
@@ -112,6 +114,8 @@ export interface InboxEntry {
 	name: string;
 	at: string;
 	contentType?: string;
+	/** The request's headers (lower-case names), e.g. a callback's Idempotency-Key. */
+	headers: Record<string, string>;
 	body: unknown;
 }
 
@@ -255,7 +259,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		let outcome = 'aborted';
 		counters.inFlight++;
 		counters.peakInFlight = Math.max(counters.peakInFlight, counters.inFlight);
-		const entry: RequestLogEntry = { route, fault: 'none', startedAt: Date.now(), outcome };
+		const entry: RequestLogEntry = {
+			route,
+			fault: 'none',
+			startedAt: Date.now(),
+			outcome,
+			remotePort: req.socket.remotePort,
+		};
 		if (log.length >= 1000) log.shift();
 		log.push(entry);
 		res.on('close', () => {
@@ -555,6 +565,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 							name,
 							at: new Date().toISOString(),
 							contentType: header(req, 'content-type'),
+							headers: Object.fromEntries(
+								Object.entries(req.headers).map(([k, v]) => [
+									k,
+									Array.isArray(v) ? v.join(', ') : String(v),
+								]),
+							),
 							body,
 						});
 						sendJson(res, 200, { received: true });

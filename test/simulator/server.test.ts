@@ -3,6 +3,7 @@ import Anthropic, {
 	OverloadedError,
 	RateLimitError as AnthropicRateLimitError,
 } from '@anthropic-ai/sdk';
+import { request } from 'node:http';
 import OpenAI from 'openai';
 
 import { startSimulator, type Simulator } from '../../simulator';
@@ -524,6 +525,48 @@ describe('fault injection and counters', () => {
 		expect(all.map((e: { body: unknown }) => e.body)).toEqual([{ jobId: 'j-1' }, 'index stale']);
 		sim.reset();
 		expect(sim.inbox()).toEqual([]);
+	});
+
+	it('keeps the headers of what is posted to its inbox (a callback names its Idempotency-Key there)', async () => {
+		await fetch(`${sim.url}/_sim/inbox/callbacks`, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json', 'Idempotency-Key': 'job-1:2' },
+			body: '{"jobId":"job-1"}',
+		});
+		const [entry] = sim.inbox('callbacks');
+		expect(entry.headers['idempotency-key']).toBe('job-1:2');
+		expect(entry.headers['content-type']).toBe('application/json');
+		const [served] = await json(fetch(`${sim.url}/_sim/inbox/callbacks`)).then((e) => e as Json[]);
+		expect(served.headers['idempotency-key']).toBe('job-1:2');
+	});
+
+	it("logs each API request's client port, so the process that sent it can be found", async () => {
+		// the client's own end of the connection, as `ss -tnp` would show it for its process
+		const localPort = await new Promise<number>((resolve, reject) => {
+			const req = request(
+				`${sim.url}/v1/chat/completions`,
+				{
+					method: 'POST',
+					agent: false,
+					headers: { 'content-type': 'application/json', authorization: 'Bearer sim-key' },
+				},
+				(res) => {
+					res.resume();
+					res.on('end', () => resolve(port));
+				},
+			);
+			let port = 0;
+			req.on('socket', (socket) => socket.on('connect', () => (port = socket.localPort!)));
+			req.on('error', reject);
+			req.end(
+				JSON.stringify({
+					model: 'sim-standard',
+					messages: [{ role: 'user', content: 'hi [[sim:key=port]]' }],
+				}),
+			);
+		});
+		expect(localPort).toBeGreaterThan(0);
+		expect(sim.requestLog().find((e) => e.key === 'port')?.remotePort).toBe(localPort);
 	});
 
 	it("reports and takes the time of the stand-in search index's last update", async () => {
