@@ -36,6 +36,28 @@ export interface ClaimOptions {
 	leaseMs: number;
 }
 
+/** A JSON record with a version for compare-and-set, a due time for sweeps and a tag for counts. */
+export interface StoredRecord<T = unknown> {
+	key: string;
+	value: T;
+	/** 1 when created; every successful put adds one. */
+	version: number;
+	/** When a sweep should pick the record up (epoch ms); null: never. */
+	dueAt: number | null;
+	/** A short label that countRecords counts by (a job's status). */
+	tag: string;
+	/** When the record is gone (epoch ms); an expired record reads as absent. */
+	expiresAt: number;
+}
+
+export interface RecordWrite {
+	value: unknown;
+	dueAt: number | null;
+	tag: string;
+	/** Kept this long from now. */
+	ttlMs: number;
+}
+
 export interface StateStore {
 	readonly kind: StoreKind;
 	/** For error messages: "Redis at 127.0.0.1:6379", "SQLite file /…/ai-patterns.sqlite". Never secrets. */
@@ -69,6 +91,23 @@ export interface StateStore {
 	delete(namespace: string, key: string): Promise<void>;
 	/** Atomic counter in a fixed window that starts at the first increment; returns the new count. */
 	increment(namespace: string, key: string, windowMs: number, by?: number): Promise<number>;
+
+	/** Versioned records (the Job Queue, lib/jobs.ts): read, compare-and-set, due list, count by tag. */
+	getRecord<T = unknown>(namespace: string, key: string): Promise<StoredRecord<T> | undefined>;
+	/**
+	 * Compare and set: writes when the live record's version is `expectedVersion` (0: absent or
+	 * expired) and returns the new version (expected + 1); 0 when another writer got there first.
+	 */
+	putRecord(
+		namespace: string,
+		key: string,
+		record: RecordWrite,
+		expectedVersion: number,
+	): Promise<number>;
+	/** Up to `limit` live records whose dueAt ≤ now, earliest due first. */
+	dueRecords<T = unknown>(namespace: string, limit: number): Promise<Array<StoredRecord<T>>>;
+	/** Live records per tag, e.g. { running: 3, done: 120 }; tags without records are absent. */
+	countRecords(namespace: string): Promise<Record<string, number>>;
 
 	close(): Promise<void>;
 }

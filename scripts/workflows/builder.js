@@ -33,6 +33,7 @@ const T = {
 	fallbackRouter: [`${PACKAGE}.fallbackRouter`, 1],
 	freshnessCheck: [`${PACKAGE}.freshnessCheck`, 1],
 	idempotencyGuard: [`${PACKAGE}.idempotencyGuard`, 1],
+	jobQueue: [`${PACKAGE}.jobQueue`, 1],
 };
 
 /** The credential the AI Call nodes name; `npm run demo` and the tests point it at their own. */

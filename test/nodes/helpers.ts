@@ -6,12 +6,14 @@ import { AiCall } from '../../nodes/AiCall/AiCall.node';
 import { CompletenessCheck } from '../../nodes/CompletenessCheck/CompletenessCheck.node';
 import { FallbackRouter } from '../../nodes/FallbackRouter/FallbackRouter.node';
 import { FreshnessCheck } from '../../nodes/FreshnessCheck/FreshnessCheck.node';
+import { IdempotencyGuard } from '../../nodes/IdempotencyGuard/IdempotencyGuard.node';
+import { JobQueue } from '../../nodes/JobQueue/JobQueue.node';
 import { createHarness, type HarnessRunOptions } from '../harness';
 import { Postgres, Redis } from '../harness/builtin-credentials';
 
 /** Every node and credential of the package, as n8n loads them from package.json. */
 export const harness = createHarness({
-	nodeTypes: [AiCall, FreshnessCheck, CompletenessCheck, FallbackRouter],
+	nodeTypes: [AiCall, FreshnessCheck, CompletenessCheck, FallbackRouter, IdempotencyGuard, JobQueue],
 	credentialTypes: [AiServiceApi, AiServiceFallbackApi, Redis, Postgres],
 });
 
