@@ -161,7 +161,8 @@ export interface RecordRow {
 
 /**
  * Checks a putRecord call before any I/O (mistakes are plain errors, not store errors) and returns
- * the row it writes when it wins, at version expectedVersion + 1 and kept ttlMs from now.
+ * the row it writes when it wins, at version expectedVersion + 1 and kept ttlMs from now. Times are
+ * whole milliseconds (rounded up: never due or gone earlier than asked), as the SQL columns hold them.
  */
 export function newRecordRow(record: RecordWrite, expectedVersion: number, now: number): RecordRow {
 	if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)
@@ -176,9 +177,9 @@ export function newRecordRow(record: RecordWrite, expectedVersion: number, now: 
 	return {
 		value: toJson(record.value),
 		version: expectedVersion + 1,
-		dueAt,
+		dueAt: dueAt === null ? null : Math.ceil(dueAt),
 		tag: record.tag,
-		expiresAt: now + record.ttlMs,
+		expiresAt: now + Math.ceil(record.ttlMs),
 	};
 }
 

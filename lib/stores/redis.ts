@@ -396,7 +396,7 @@ export class RedisStore implements StateStore {
 				next.dueAt === null ? '' : String(next.dueAt),
 				next.tag,
 				String(next.expiresAt),
-				String(Math.ceil(record.ttlMs)),
+				String(next.expiresAt - now),
 				member,
 				r.tag,
 			),

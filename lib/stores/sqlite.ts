@@ -256,14 +256,22 @@ export class SqliteStore implements StateStore {
 		expectedVersion: number,
 	): Promise<number> {
 		check(namespace, key);
-		newRecordRow(record, expectedVersion, 0); // argument checks before the transaction
+		const next = newRecordRow(record, expectedVersion, 0); // checked before the transaction
 		return this.run('putRecord', (s) => {
 			const now = this.now();
+			next.expiresAt = now + Math.ceil(record.ttlMs); // the clock after the lock wait
 			// Any row, expired or not: BEGIN IMMEDIATE holds the write lock, so nobody changes it before the write.
 			const row = s.getRecord.get(namespace, key, -Infinity) as StoredRow | undefined;
 			if (liveVersion(row && recordRow(row), now) !== expectedVersion) return 0;
-			const next = newRecordRow(record, expectedVersion, now);
-			s.putRecord.run(namespace, key, next.value, next.version, next.dueAt, next.tag, next.expiresAt);
+			s.putRecord.run(
+				namespace,
+				key,
+				next.value,
+				next.version,
+				next.dueAt,
+				next.tag,
+				next.expiresAt,
+			);
 			return next.version;
 		});
 	}

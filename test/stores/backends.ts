@@ -115,7 +115,9 @@ export function backends(): Backend[] {
 			available: reachable(POSTGRES.host, POSTGRES.port),
 			durable: true,
 			make: (o = {}) => new PostgresStore({ ...POSTGRES, table, ...o }),
-			workerConfig: () => ({ kind: 'postgres', ...POSTGRES, table }),
+			// pg-pool's connect timeout also bounds the wait for a free connection: a worker queues
+			// hundreds of operations on its 10, which on a loaded machine takes longer than the 5 s default.
+			workerConfig: () => ({ kind: 'postgres', ...POSTGRES, table, connectTimeoutMs: 60_000 }),
 			cleanup: async () => {
 				const client = new Client(POSTGRES);
 				await client.connect();

@@ -1,9 +1,9 @@
 /**
  * A separate OS process for concurrency.test.ts: its own store connection, which claims every key
- * it was given at once when the parent says "go". Plain JS on the built package (npm test builds
- * first), so it runs without jest.
+ * it was given at once when the parent says "go". Plain JS on the store sources the parent
+ * transpiled (sources.ts), so it runs without jest and tests the current code.
  */
-const { createStore } = require('../../dist/lib/stores');
+const { join } = require('node:path');
 
 let store;
 let job;
@@ -12,6 +12,7 @@ process.on('message', async (message) => {
 	try {
 		if (message.type === 'init') {
 			job = message;
+			const { createStore } = require(join(job.sourceDir, 'lib', 'stores'));
 			store = createStore(job.config);
 			await store.read(job.namespace, 'warm-up'); // connect and create the table before the start signal
 			process.send({ type: 'ready' });

@@ -3,40 +3,20 @@
  * the same 100 keys at the same moment. Exactly 100 may come back New — one per key.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { backends, describeWithService, type Backend } from './backends';
+import { transpileStores, type Sources } from './sources';
 
 const WORKERS = 8;
 const CLAIMS_PER_WORKER = 500;
 const KEYS = 100;
-const root = join(__dirname, '..', '..');
 
 type Outcome = [key: string, outcome: string, token: string];
 type Message =
 	| { type: 'ready' }
 	| { type: 'done'; outcomes: Outcome[] }
 	| { type: 'error'; message: string };
-
-/** The workers run the built package: fail loudly rather than test yesterday's code. */
-function assertDistIsCurrent(): void {
-	const sources = [
-		'lib/hash.ts',
-		...readdirSync(join(root, 'lib/stores')).map((f) => `lib/stores/${f}`),
-	];
-	for (const source of sources.filter((s) => s.endsWith('.ts'))) {
-		const built = join(root, 'dist', source.replace(/\.ts$/, '.js'));
-		let builtAt: number;
-		try {
-			builtAt = statSync(built).mtimeMs;
-		} catch {
-			throw new Error(`${built} is missing: run "npm run build" first (npm test does)`);
-		}
-		if (statSync(join(root, source)).mtimeMs > builtAt)
-			throw new Error(`${source} is newer than dist/: run "npm run build" first (npm test does)`);
-	}
-}
 
 /** 500 claims per worker: each key 5 times, in an order of the worker's own. */
 function keysFor(worker: number): string[] {
@@ -72,9 +52,14 @@ describe.each(shared)('$name under concurrent claims', (backend: Backend) => {
 		`${backend.name}: ${WORKERS} processes × ${CLAIMS_PER_WORKER} claims over ${KEYS} keys`,
 		() => {
 			const children: ChildProcess[] = [];
-			beforeAll(assertDistIsCurrent);
+			// The workers run the current sources, transpiled once (not dist/, which may be stale).
+			let sources: Sources;
+			beforeAll(() => {
+				sources = transpileStores();
+			});
 			afterAll(async () => {
 				for (const child of children) if (child.exitCode === null) child.kill();
+				sources?.cleanup();
 				await backend.cleanup();
 			});
 
@@ -84,6 +69,7 @@ describe.each(shared)('$name under concurrent claims', (backend: Backend) => {
 					children.push(
 						fork(join(__dirname, 'claim-worker.js'), [], {
 							execArgv: ['--disable-warning=ExperimentalWarning'],
+							env: sources.env,
 						}),
 					);
 				const ready = children.map((child) => waitFor(child, 'ready'));
@@ -92,6 +78,7 @@ describe.each(shared)('$name under concurrent claims', (backend: Backend) => {
 					child.send({
 						type: 'init',
 						config: backend.workerConfig(),
+						sourceDir: sources.dir,
 						namespace,
 						keys: keysFor(w),
 					}),

@@ -63,6 +63,17 @@ describe.each(backends())('$name store', (backend) => {
 				expect((await store.getRecord(ns, 'job-1'))?.value).toEqual({ n: 1 });
 			});
 
+			it('keeps times in whole milliseconds, rounded up', async () => {
+				await store.putRecord(ns, 'k', write(1, { dueAt: T0 + 0.25, ttlMs: 1000.5 }), 0);
+				expect(await store.getRecord(ns, 'k')).toMatchObject({
+					dueAt: T0 + 1,
+					expiresAt: T0 + 1001,
+				});
+				expect(await store.dueRecords(ns, 10)).toEqual([]);
+				t = T0 + 1;
+				expect((await store.dueRecords(ns, 10)).map((r) => r.key)).toEqual(['k']);
+			});
+
 			it('compare-and-set: the current version wins once, a stale or future version loses', async () => {
 				await store.putRecord(ns, 'k', write('v1'), 0);
 				t += 1000;
@@ -144,8 +155,7 @@ describe.each(backends())('$name store', (backend) => {
 				];
 				for (const [key, dueAt, ttlMs] of plan)
 					expect(await store.putRecord(ns, key, write({ key }, { dueAt, ttlMs }), 0)).toBe(1);
-				const keys = async (limit: number) =>
-					(await store.dueRecords(ns, limit)).map((r) => r.key);
+				const keys = async (limit: number) => (await store.dueRecords(ns, limit)).map((r) => r.key);
 
 				expect(await keys(100)).toEqual(['expiring', 'a', 'b', 'c', 'now']);
 				expect(await keys(2)).toEqual(['expiring', 'a']);
