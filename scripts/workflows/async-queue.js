@@ -151,7 +151,13 @@ w.node(
 	// A receiver that stays down: not acknowledged, so the sweeper sends it again after the lease.
 	{ onError: 'continueErrorOutput', retryOnFail: true, maxTries: 3, waitBetweenTries: 2000 },
 );
-jobQueue('Acknowledge', 'acknowledge', {}, [10, 3.2]);
+// The callback's item is its response: the job comes from before it.
+jobQueue(
+	'Acknowledge',
+	'acknowledge',
+	{ jobId: '={{ $("Has callback?").item.json.job.id }}' },
+	[10, 3.2],
+);
 w.node('Callback failed', T.noOp, {}, [10, 4.4]);
 w.node('Job finished', T.noOp, {}, [11, 4]);
 

@@ -227,6 +227,7 @@ describeWithService(
 				return got.length ? got : undefined;
 			});
 			expect(callback.body).toEqual(expect.objectContaining({ jobId, status: 'done' }));
+			expect(callback.headers['idempotency-key']).toBe(`${jobId}:1`);
 			const status = await fetch(`${main.url}/webhook/ai/jobs/${jobId}`);
 			expect(status.status).toBe(200);
 			expect(await status.json()).toEqual(expect.objectContaining({ jobId, status: 'done' }));

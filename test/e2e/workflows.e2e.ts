@@ -300,7 +300,7 @@ describe('webhook-pipeline: failures a retry cannot fix', () => {
 });
 
 describe('async-queue: POST /webhook/ai/jobs, GET /webhook/ai/jobs/:id', () => {
-	it('answers 202 with a job id before the AI works; the callback and the status endpoint bring the result', async () => {
+	it('answers 202 with a job id before the AI works; the status shows the running attempt and its lease; the callback carries its key', async () => {
 		sim.setFault('latency=3000');
 		const reply = await call('POST', 'ai/jobs', {
 			text: 'The customer cannot log in since the update.',
@@ -308,9 +308,11 @@ describe('async-queue: POST /webhook/ai/jobs, GET /webhook/ai/jobs/:id', () => {
 		});
 		expect(reply.status).toBe(202);
 		expect(reply.ms).toBeLessThan(2500); // answered while the AI is still thinking
-		const { jobId, statusUrl } = reply.body;
+		const { jobId, statusUrl } = reply.body as { jobId: string; statusUrl: string };
 		expect(statusUrl).toBe(`/webhook/ai/jobs/${jobId}`);
-		expect((await call('GET', `ai/jobs/${jobId}`)).body.status).toBe('queued');
+		const running = (await call('GET', `ai/jobs/${jobId}`)).body as Record<string, unknown>;
+		expect(running).toMatchObject({ status: 'running', attempt: 1, maxAttempts: 3 });
+		expect(Date.parse(String(running.leaseUntil))).toBeGreaterThan(Date.now());
 
 		const [callback] = await eventually('the callback', () => {
 			const got = sim.inbox('e2e-callbacks');
@@ -320,18 +322,40 @@ describe('async-queue: POST /webhook/ai/jobs, GET /webhook/ai/jobs/:id', () => {
 			jobId,
 			status: 'done',
 			result: expect.stringContaining('Category: support'),
-			error: '',
+			error: null,
+			attempt: 1,
 		});
-		const status = await call('GET', `ai/jobs/${jobId}`);
+		expect(callback.headers['idempotency-key']).toBe(`${jobId}:1`);
+		// acknowledged right after the callback: then nothing is owed and the lease is gone
+		const status = await eventually('the delivery acknowledged', async () => {
+			const got = await call('GET', `ai/jobs/${jobId}`);
+			return got.body.leaseUntil === null ? got : undefined;
+		});
 		expect(status.status).toBe(200);
 		expect(status.body).toEqual(
 			expect.objectContaining({
 				jobId,
 				status: 'done',
+				attempt: 1,
 				result: (callback.body as { result: string }).result,
 				error: null,
 			}),
 		);
+	});
+
+	it('takes a job id from the caller once: the same id again answers 200 with its status, without new work', async () => {
+		const jobId = `e2e-once-${Date.now()}`;
+		const first = await call('POST', 'ai/jobs', { jobId, text: 'Once only' });
+		expect(first.status).toBe(202);
+		expect(first.body).toMatchObject({ jobId, status: 'running' });
+		await eventually('the job done', async () =>
+			(await call('GET', `ai/jobs/${jobId}`)).body.status === 'done' ? true : undefined,
+		);
+		const calls = sim.counters().requests;
+		const again = await call('POST', 'ai/jobs', { jobId, text: 'Once only' });
+		expect(again.status).toBe(200);
+		expect(again.body).toMatchObject({ jobId, status: 'done' });
+		expect(sim.counters().requests).toBe(calls);
 	});
 
 	it('rejects a job whose data is too old, without an AI call', async () => {
@@ -354,9 +378,15 @@ describe('async-queue: POST /webhook/ai/jobs, GET /webhook/ai/jobs/:id', () => {
 		expect(sim.counters().requests).toBe(0);
 	});
 
-	it('answers 404 for an unknown job and 400 for a job without text', async () => {
+	it('answers 404 for an unknown job, 400 for a job without text or with a job id that is no id', async () => {
 		expect((await call('GET', 'ai/jobs/job-does-not-exist')).status).toBe(404);
 		expect((await call('POST', 'ai/jobs', { callbackUrl: 'http://x' })).status).toBe(400);
+		const hostile = await call('POST', 'ai/jobs', { text: 'x', jobId: { $ne: null } });
+		expect(hostile.status).toBe(400);
+		expect(hostile.body).toEqual({
+			error: 'invalid_job',
+			problems: [expect.stringMatching(/^"Job ID" must be text or a number/)],
+		});
 	});
 });
 
