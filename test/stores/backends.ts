@@ -122,7 +122,7 @@ export function backends(): Backend[] {
 				const client = new Client(POSTGRES);
 				await client.connect();
 				try {
-					await client.query(`DROP TABLE IF EXISTS "${table}"`);
+					await client.query(`DROP TABLE IF EXISTS "${table}", "${table}_records"`);
 				} finally {
 					await client.end();
 				}
