@@ -3,8 +3,9 @@
  * version, expiry as absence, the due sweep and counts by tag. Time is a fake clock.
  */
 import { StoreError } from '../../lib/stores/common';
+import { PostgresStore } from '../../lib/stores/postgres';
 import type { RecordWrite, StateStore } from '../../lib/stores/types';
-import { backends, describeWithService } from './backends';
+import { backends, describeWithService, POSTGRES } from './backends';
 
 const T0 = 1_700_000_000_000;
 const MIN = 60_000;
@@ -324,4 +325,16 @@ describe.each(backends())('$name store', (backend) => {
 			});
 		},
 	);
+});
+
+describe('the Postgres records table name', () => {
+	const named = (table: string) => new PostgresStore({ ...POSTGRES, table }).recordsTable;
+	it('is <table>_records, and stays within 63 characters and apart for long table names', () => {
+		expect(named('n8n_ai_patterns_state')).toBe('n8n_ai_patterns_state_records');
+		const a = named(`${'t'.repeat(60)}_a`);
+		const b = named(`${'t'.repeat(60)}_b`);
+		expect(a.length).toBeLessThanOrEqual(63);
+		expect(b.length).toBeLessThanOrEqual(63);
+		expect(a).not.toBe(b);
+	});
 });
