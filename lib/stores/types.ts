@@ -50,6 +50,7 @@ export interface StoredRecord<T = unknown> {
 	expiresAt: number;
 }
 
+/** Times are rounded up to whole milliseconds (never due or gone earlier than asked). */
 export interface RecordWrite {
 	value: unknown;
 	dueAt: number | null;
@@ -92,7 +93,10 @@ export interface StateStore {
 	/** Atomic counter in a fixed window that starts at the first increment; returns the new count. */
 	increment(namespace: string, key: string, windowMs: number, by?: number): Promise<number>;
 
-	/** Versioned records (the Job Queue, lib/jobs.ts): read, compare-and-set, due list, count by tag. */
+	/**
+	 * Versioned records (the Job Queue, lib/jobs.ts): read, compare-and-set, due list, count by tag.
+	 * An expired record restarts at version 1, so keep records far longer than any writer holds one.
+	 */
 	getRecord<T = unknown>(namespace: string, key: string): Promise<StoredRecord<T> | undefined>;
 	/**
 	 * Compare and set: writes when the live record's version is `expectedVersion` (0: absent or
