@@ -6,6 +6,7 @@
 import type { Provider } from '../provider';
 import { fullJitter, sleep, type BackoffOptions } from '../backoff';
 import type { CallLimiter } from '../limit';
+import { estimateTokens, LimitRefusal, type Admission } from './sharedLimit';
 import { AiCallError, classifyThrown, retryAfterMs, type FailureClass } from './failure';
 import {
 	buildRequest,
@@ -64,6 +65,11 @@ export interface CallPolicy {
 	beforeAttempt?: (target: Target) => AiCallError | undefined | Promise<AiCallError | undefined>;
 	/** Every attempt's outcome (for the circuit breaker): no error, or the attempt's error. */
 	afterAttempt?: (target: Target, error?: AiCallError) => void | Promise<void>;
+	/**
+	 * Waits for room in a shared limit before the attempt (after beforeAttempt); throws a
+	 * LimitRefusal when there is none in time. The admission is released when the attempt settled.
+	 */
+	admit?: (target: Target, estimatedTokens: number) => Promise<Admission | undefined>;
 	/** Tokens of every answer, as it arrives (budgets must see spend before the next call starts). */
 	onUsage?: (model: string, inputTokens: number, outputTokens: number) => void;
 	/** Validates parsed JSON output; returns what is wrong, or undefined. */
@@ -167,67 +173,88 @@ export async function callAi(
 		return policy.limiter.run(async () => {
 			const refused = await policy.beforeAttempt?.(t);
 			if (refused) throw refused;
-			start ??= now();
-			const timeoutMs = Math.max(
-				1,
-				Math.min(policy.attemptTimeoutMs, policy.totalTimeoutMs - elapsed()),
+			const admission = await policy.admit?.(
+				t,
+				estimateTokens(messages, request.maxTokens ?? 1024),
 			);
-			const attempt = ++attempts;
-			// The abort must close the connection (the transport passes the signal to the socket), and the
-			// limiter slot is held until the transport has settled: the cap holds for open connections, and
-			// the next attempt of this item starts only after this one is closed.
-			const abort = new AbortController();
-			const signal = policy.signal ? AbortSignal.any([abort.signal, policy.signal]) : abort.signal;
-			const timedOut = new AiCallError(
-				'timeout',
-				`No answer within ${timeoutMs} ms (attempt ${attempt})`,
-			);
-			const timer = setTimeout(() => {
-				policy.onTimeout?.({ attempt, model: t.model, timeoutMs });
-				abort.abort(timedOut);
-			}, timeoutMs);
 			let answer: AiAnswer;
 			try {
-				let response: TransportResponse;
-				try {
-					response = await transport({
-						url: `${t.baseUrl}${path}`,
-						body,
-						credential: t.credential,
-						timeoutMs,
-						signal,
-					});
-				} catch (error) {
-					// The socket is closed now; one turn of the event loop lets its close go out (and a
-					// service in this process see it) before the slot passes to the next call.
-					if (signal.aborted) await new Promise((resolve) => setImmediate(resolve));
-					throw error;
-				} finally {
-					clearTimeout(timer);
-				}
-				answer = parseResponse(
-					t.provider,
-					t.model,
-					response.status,
-					response.text,
-					retryAfterMs(response.headers),
-				);
+				answer = await send(t, path, body);
 			} catch (error) {
-				if (policy.signal?.aborted) throw error; // the execution was cancelled: not an AI failure
-				const failure = abort.signal.aborted
-					? timedOut
-					: error instanceof AiCallError
-						? error
-						: classifyThrown(error, `${t.baseUrl}${path}`);
-				await policy.afterAttempt?.(t, failure);
-				throw failure;
+				await admission?.release({ error: error instanceof AiCallError ? error : undefined });
+				throw error;
 			}
-			await policy.afterAttempt?.(t);
-			inputTokens += answer.inputTokens;
-			outputTokens += answer.outputTokens;
-			policy.onUsage?.(t.model, answer.inputTokens, answer.outputTokens);
+			await admission?.release({ usedTokens: answer.inputTokens + answer.outputTokens });
 			return answer;
 		});
+	};
+
+	/** The attempt itself, with its timeout. */
+	const send = async (
+		t: Target,
+		path: string,
+		body: ReturnType<typeof buildRequest>['body'],
+	): Promise<AiAnswer> => {
+		start ??= now();
+		const timeoutMs = Math.max(
+			1,
+			Math.min(policy.attemptTimeoutMs, policy.totalTimeoutMs - elapsed()),
+		);
+		const attempt = ++attempts;
+		// The abort must close the connection (the transport passes the signal to the socket), and the
+		// limiter slot is held until the transport has settled: the cap holds for open connections, and
+		// the next attempt of this item starts only after this one is closed.
+		const abort = new AbortController();
+		const signal = policy.signal ? AbortSignal.any([abort.signal, policy.signal]) : abort.signal;
+		const timedOut = new AiCallError(
+			'timeout',
+			`No answer within ${timeoutMs} ms (attempt ${attempt})`,
+		);
+		const timer = setTimeout(() => {
+			policy.onTimeout?.({ attempt, model: t.model, timeoutMs });
+			abort.abort(timedOut);
+		}, timeoutMs);
+		let answer: AiAnswer;
+		try {
+			let response: TransportResponse;
+			try {
+				response = await transport({
+					url: `${t.baseUrl}${path}`,
+					body,
+					credential: t.credential,
+					timeoutMs,
+					signal,
+				});
+			} catch (error) {
+				// The socket is closed now; one turn of the event loop lets its close go out (and a
+				// service in this process see it) before the slot passes to the next call.
+				if (signal.aborted) await new Promise((resolve) => setImmediate(resolve));
+				throw error;
+			} finally {
+				clearTimeout(timer);
+			}
+			answer = parseResponse(
+				t.provider,
+				t.model,
+				response.status,
+				response.text,
+				retryAfterMs(response.headers),
+			);
+		} catch (error) {
+			if (policy.signal?.aborted) throw error; // the execution was cancelled: not an AI failure
+			const failure = abort.signal.aborted
+				? timedOut
+				: error instanceof AiCallError
+					? error
+					: classifyThrown(error, `${t.baseUrl}${path}`);
+			await policy.afterAttempt?.(t, failure);
+			throw failure;
+		}
+		await policy.afterAttempt?.(t);
+		inputTokens += answer.inputTokens;
+		outputTokens += answer.outputTokens;
+		policy.onUsage?.(t.model, answer.inputTokens, answer.outputTokens);
+		return answer;
 	};
 
 	for (let i = 0; i < targets.length; i++) {
@@ -251,7 +278,9 @@ export async function callAi(
 				if (!(error instanceof AiCallError)) throw error;
 				lastError = error;
 			}
-			if (!lastError.retryable || retry >= policy.maxRetries) break;
+			// our own limit already waited as long as allowed: the caller (or the Router) retries later
+			if (!lastError.retryable || lastError instanceof LimitRefusal || retry >= policy.maxRetries)
+				break;
 			const asked = lastError.retryAfterMs;
 			// A service that asks for a longer wait than we allow gets reported (retryAfterMs), not hammered.
 			if (asked !== undefined && asked > policy.backoff.maxMs) break;

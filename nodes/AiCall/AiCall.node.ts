@@ -22,6 +22,7 @@ import { parseModelList } from '../../lib/ai/wire';
 import { CircuitBreaker } from '../../lib/breaker';
 import { hashValue } from '../../lib/hash';
 import { CallLimiter } from '../../lib/limit';
+import { LimitRefusal, SharedLimit, type Admission } from '../../lib/ai/sharedLimit';
 import { normaliseBaseUrl, type Provider } from '../../lib/provider';
 import { createRedactor, credentialSecrets } from '../../lib/redact';
 import { openStore, storeCredentials } from '../shared/store';
@@ -68,7 +69,9 @@ export class AiCall implements INodeType {
 		name: 'aiCall',
 		icon: { light: 'file:aiCall.svg', dark: 'file:aiCall.dark.svg' },
 		group: ['transform'],
-		version: 1,
+		// 1.1: Store defaults to Auto (1 keeps the Local File, so saved workflows keep their store)
+		version: [1, 1.1],
+		defaultVersion: 1.1,
 		subtitle: SUBTITLE,
 		description:
 			'Call an AI model (OpenAI-compatible or Anthropic) with timeouts, smart retries, fallback models, cost tracking and classified failures',
@@ -154,9 +157,14 @@ export class AiCall implements INodeType {
 		}
 
 		const store =
-			settings.responseCache !== 'off' || settings.keepLastGood || settings.circuitBreaker
+			settings.responseCache !== 'off' ||
+			settings.keepLastGood ||
+			settings.circuitBreaker ||
+			settings.sharedLimit
 				? await openStore(this)
 				: undefined;
+		const sharedLimit =
+			store && settings.sharedLimit ? new SharedLimit(store, settings.sharedLimit) : undefined;
 		const limiter = new CallLimiter(settings.maxConcurrency, settings.requestsPerMinute);
 		const key = spendKey(this);
 		const budget = settings.budgetUsd;
@@ -308,6 +316,32 @@ export class AiCall implements INodeType {
 						}
 						return undefined;
 					},
+					admit: sharedLimit
+						? async (_t, estimate) => {
+								let admission: Admission | undefined;
+								try {
+									// a slot outlives a crashed holder by the attempt timeout, plus slack for the store
+									admission = await sharedLimit.admit(
+										estimate,
+										s.attemptTimeoutMs + 30_000,
+										signal,
+									);
+								} catch (error) {
+									if (error instanceof LimitRefusal || signal?.aborted) throw error;
+									warn('AI Call: shared limit skipped, the store failed', {
+										...logMeta(i),
+										store: store?.label,
+										error: (error as Error).message,
+									});
+									return undefined;
+								}
+								return {
+									...admission,
+									release: async (o) =>
+										void (await tolerant('shared limit release', i, () => admission.release(o))),
+								};
+							}
+						: undefined,
 					afterAttempt: async (t, error) => {
 						// refused before it left n8n: says nothing about the service
 						if (error?.failureClass === 'egress_blocked') return;

@@ -12,6 +12,7 @@ const classOptions = FAILURE_CLASSES.filter(
 
 const CACHE_ON = { '/responseCache': ['exact', 'key'] };
 const BREAKER_ON = { '/circuitBreaker': [true] };
+const SHARED_ON = { show: { sharedLimit: [true] } };
 
 /**
  * The AI Call's parameters, as the editor shows them: what every user sets first (model, prompt,
@@ -235,12 +236,82 @@ export const properties: INodeProperties[] = [
 		description:
 			'Whether to stop calling a failing model for a cooldown (items go to Failed as circuit_open), shared by all workers through the store',
 	},
+	{
+		displayName: 'Shared Limit',
+		name: 'sharedLimit',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether calls wait for room in a named limit that every AI Call naming it shares, across executions and workers (through the store)',
+	},
+	{
+		displayName: 'Limit Name',
+		name: 'sharedLimitName',
+		type: 'string',
+		default: 'ai-service',
+		required: true,
+		description:
+			'AI Calls that give the same name share the limit (e.g. one per provider account); give them the same numbers',
+		displayOptions: SHARED_ON,
+	},
+	{
+		displayName: 'Requests per Minute (Shared)',
+		name: 'sharedRequestsPerMinute',
+		type: 'number',
+		typeOptions: { minValue: 0 },
+		default: 60,
+		description:
+			'Calls started per minute by everyone naming the limit, paced evenly (retries count). 0: no limit.',
+		displayOptions: SHARED_ON,
+	},
+	{
+		displayName: 'Tokens per Minute (Shared)',
+		name: 'sharedTokensPerMinute',
+		type: 'number',
+		typeOptions: { minValue: 0 },
+		default: 0,
+		description:
+			'Estimated before each call (prompt characters ÷ 4 plus Max Tokens), settled with the real count after. 0: no limit.',
+		displayOptions: SHARED_ON,
+	},
+	{
+		displayName: 'Calls in Flight (Shared)',
+		name: 'sharedMaxInFlight',
+		type: 'number',
+		typeOptions: { minValue: 0, numberPrecision: 0 },
+		default: 5,
+		description:
+			"Calls running at once for everyone naming the limit; a crashed worker's calls give their room back after the attempt timeout. 0: no limit.",
+		displayOptions: SHARED_ON,
+	},
+	{
+		displayName: 'Max Wait (Seconds)',
+		name: 'sharedMaxWaitSeconds',
+		type: 'number',
+		typeOptions: { minValue: 0 },
+		default: 60,
+		description:
+			'Longest a call waits for room; then the item goes to Failed as rate_limited with retryAfterMs, and no call is made (the Fallback Router can queue it)',
+		displayOptions: SHARED_ON,
+	},
 	// The store only when something uses it: one variant per case, exactly one shown at a time.
-	...storeProperties('the cache, the last good answers and the circuit breaker', '', [
-		{ show: { circuitBreaker: [true] } },
-		{ show: { circuitBreaker: [false], keepLastGood: [true] } },
-		{ show: { circuitBreaker: [false], keepLastGood: [false], responseCache: ['exact', 'key'] } },
-	]),
+	...storeProperties(
+		'the cache, the last good answers, the circuit breaker and the shared limit',
+		'',
+		[
+			{ show: { circuitBreaker: [true] } },
+			{ show: { circuitBreaker: [false], keepLastGood: [true] } },
+			{ show: { circuitBreaker: [false], keepLastGood: [false], responseCache: ['exact', 'key'] } },
+			{
+				show: {
+					circuitBreaker: [false],
+					keepLastGood: [false],
+					responseCache: ['off'],
+					sharedLimit: [true],
+				},
+			},
+		],
+	),
 	{
 		displayName: 'Options',
 		name: 'options',

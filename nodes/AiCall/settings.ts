@@ -1,6 +1,7 @@
 import { NodeOperationError, type IDataObject, type IExecuteFunctions } from 'n8n-workflow';
 
 import { AiCallError, type FailureClass } from '../../lib/ai/failure';
+import type { SharedLimitSettings } from '../../lib/ai/sharedLimit';
 import { parseMessages, schemaValidator } from '../../lib/ai/request';
 import {
 	USES_MAX_COMPLETION_TOKENS,
@@ -107,7 +108,36 @@ export function readNodeSettings(ctx: IExecuteFunctions) {
 		requestsPerMinute: o.requestsPerMinute ?? 0,
 		budgetUsd: o.budgetUsd ?? 0,
 		priceOverrides: o.priceOverrides,
+		sharedLimit: readSharedLimit(ctx),
 	};
+}
+
+/** The shared limit's settings, or undefined when it is off; wrong numbers stop the node naming them. */
+function readSharedLimit(ctx: IExecuteFunctions): SharedLimitSettings | undefined {
+	if (!(ctx.getNodeParameter('sharedLimit', 0, false) as boolean)) return undefined;
+	const name = ctx.getNodeParameter('sharedLimitName', 0, '') as unknown;
+	const problem = (message: string) =>
+		new NodeOperationError(ctx.getNode(), message, { itemIndex: 0 });
+	if (typeof name !== 'string' || !name.trim())
+		throw problem('"Limit Name" is empty: give the name every AI Call sharing the limit uses');
+	const number = (parameter: string, label: string, fallback: number) => {
+		const value = ctx.getNodeParameter(parameter, 0, fallback) as unknown;
+		if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+			throw problem(`"${label}" must be a number of 0 or more, got ${String(value)}`);
+		return value;
+	};
+	const settings: SharedLimitSettings = {
+		name: name.trim(),
+		requestsPerMinute: number('sharedRequestsPerMinute', 'Requests per Minute (Shared)', 60),
+		tokensPerMinute: number('sharedTokensPerMinute', 'Tokens per Minute (Shared)', 0),
+		maxInFlight: Math.floor(number('sharedMaxInFlight', 'Calls in Flight (Shared)', 5)),
+		maxWaitMs: number('sharedMaxWaitSeconds', 'Max Wait (Seconds)', 60) * 1000,
+	};
+	if (!settings.requestsPerMinute && !settings.tokensPerMinute && !settings.maxInFlight)
+		throw problem(
+			'The shared limit has no limit: set Requests per Minute, Tokens per Minute or Calls in Flight (Shared)',
+		);
+	return settings;
 }
 
 /** Reads item i's settings; a configuration mistake throws an error naming the parameter and the item. */

@@ -86,6 +86,7 @@ describe('AI Call in the editor: order and what is shown', () => {
 			'responseCache',
 			'keepLastGood',
 			'circuitBreaker',
+			'sharedLimit',
 			'options',
 		]);
 	});
@@ -96,6 +97,8 @@ describe('AI Call in the editor: order and what is shown', () => {
 		[{ keepLastGood: true }],
 		[{ circuitBreaker: true }],
 		[{ circuitBreaker: true, keepLastGood: true, responseCache: 'exact' }],
+		[{ sharedLimit: true }],
+		[{ sharedLimit: true, keepLastGood: true }],
 	])('shows exactly one Store (and its file) when a feature uses it: %j', (values) => {
 		const names = shown(values);
 		expect(names.filter((n) => n === 'store')).toHaveLength(1);
