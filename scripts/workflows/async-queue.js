@@ -23,8 +23,8 @@ Every job is a row in the **Job Queue** with its state, attempt and a ${LEASE_SE
 w.note(
 	'Adopt',
 	`### To adopt
-1. Pick your **AI Service** credential, model and prompt in **Summarize (AI Call)**; the freshness limits in **Is the data fresh?**.
-2. **Queue mode**: set the **Store** of the five Job Queue nodes to Redis or Postgres (the Local File is per host).
+1. Pick your **AI Service** credential, model and prompt in **Summarize (AI Call)**, and its **Shared Limit** (60 a minute, 5 at once for all executions and workers; a call with no room within 60 s is retried later); the freshness limits in **Is the data fresh?**.
+2. **Store** is Auto in the five Job Queue nodes: n8n's own Redis in queue mode, else the Local File, or what \`N8N_AI_PATTERNS_STORE\` sets. Change all five or none.
 3. Keep the lease (**Submit job**) longer than a run can take: a run still going when it ends is run a second time.
 4. **Hand to a person** posts to the simulator's inbox: point it at your ticket system.
 5. Set **Authentication** (e.g. Header Auth) on both webhooks before exposing them; allow-list the callback hosts in **Has callback?** and sign the body.
@@ -92,6 +92,12 @@ w.node(
 		systemPrompt: 'Summarize the text for a case worker in three sentences.',
 		userPrompt: '={{ $json.data.text }}',
 		timeoutPreset: 'batch',
+		// every execution and worker together: 60 calls a minute, 5 at once (backpressure for a burst)
+		sharedLimit: true,
+		sharedLimitName: 'ai-service',
+		sharedRequestsPerMinute: 60,
+		sharedMaxInFlight: 5,
+		sharedMaxWaitSeconds: 60,
 		options: { maxRetries: 3 },
 	},
 	[5, 0],
