@@ -11,6 +11,7 @@ import type { StateStore } from './types';
 
 export * from './types';
 export { StoreError } from './common';
+export { autoStore, isQueueMode, STORE_ENV, type AutoStore } from './auto';
 export { MemoryStore, PostgresStore, RedisStore, SqliteStore, defaultSqlitePath };
 
 type WithoutClock<T> = Omit<T, 'now'>;

@@ -59,7 +59,9 @@ export class FallbackRouter implements INodeType {
 		name: 'fallbackRouter',
 		icon: { light: 'file:fallbackRouter.svg', dark: 'file:fallbackRouter.dark.svg' },
 		group: ['transform'],
-		version: 1,
+		// 1.1: Store defaults to Auto (1 keeps the Local File, so saved workflows keep their store)
+		version: [1, 1.1],
+		defaultVersion: 1.1,
 		subtitle: '={{ $parameter["routing"] === "custom" ? "custom rules" : "default table" }}',
 		description:
 			'When an AI call fails, serve a cached answer, queue the item for later, hand it to a person or answer degraded, by the kind of failure',

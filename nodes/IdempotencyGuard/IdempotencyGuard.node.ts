@@ -72,7 +72,9 @@ export class IdempotencyGuard implements INodeType {
 		name: 'idempotencyGuard',
 		icon: { light: 'file:idempotencyGuard.svg', dark: 'file:idempotencyGuard.dark.svg' },
 		group: ['transform'],
-		version: 1,
+		// 1.1: Store defaults to Auto (1 keeps the Local File, so saved workflows keep their store)
+		version: [1, 1.1],
+		defaultVersion: 1.1,
 		subtitle: '={{ $parameter["operation"] + " · " + $parameter["store"] }}',
 		description:
 			'Make duplicate webhook deliveries harmless: claim a key, replay the stored result to duplicates',

@@ -64,7 +64,9 @@ export const properties: INodeProperties[] = [
 	},
 	...storeProperties(
 		'the jobs',
-		'In queue mode use Redis or Postgres: the Local File is not shared between hosts.',
+		"Auto uses n8n's own Redis in queue mode. The Local File is not shared between hosts.",
+		[{}],
+		{ autoSince: 1 },
 	),
 
 	// Submit

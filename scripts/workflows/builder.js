@@ -28,11 +28,11 @@ const T = {
 	stopAndError: ['n8n-nodes-base.stopAndError', 1],
 	crypto: ['n8n-nodes-base.crypto', 2],
 	sticky: ['n8n-nodes-base.stickyNote', 1],
-	aiCall: [`${PACKAGE}.aiCall`, 1],
+	aiCall: [`${PACKAGE}.aiCall`, 1.1],
 	completenessCheck: [`${PACKAGE}.completenessCheck`, 1],
-	fallbackRouter: [`${PACKAGE}.fallbackRouter`, 1],
+	fallbackRouter: [`${PACKAGE}.fallbackRouter`, 1.1],
 	freshnessCheck: [`${PACKAGE}.freshnessCheck`, 1],
-	idempotencyGuard: [`${PACKAGE}.idempotencyGuard`, 1],
+	idempotencyGuard: [`${PACKAGE}.idempotencyGuard`, 1.1],
 	jobQueue: [`${PACKAGE}.jobQueue`, 1],
 };
 

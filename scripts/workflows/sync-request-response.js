@@ -25,7 +25,7 @@ w.note(
 	`### To adopt
 1. Pick your **AI Service** credential and model in **Answer (AI Call)**.
 2. Edit the system prompt and the request rules in **Check request**.
-3. For n8n queue mode on many hosts, set **Store** to Redis or Postgres in the AI Call *and* the Fallback Router (they share the last good answers).
+3. **Store** is Auto in the AI Call and the Fallback Router (they share the last good answers): n8n's own Redis in queue mode, else the Local File, or what \`N8N_AI_PATTERNS_STORE\` sets. Change both or neither.
 4. Replace **Hand over to a person** with your ticket or chat hand-off.
 5. The webhook is open to anyone who can reach n8n, and every request costs an AI call: set **Authentication** (e.g. Header Auth) on it before exposing it.`,
 	[2.6, -0.25],

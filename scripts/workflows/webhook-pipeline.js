@@ -52,7 +52,7 @@ w.note(
 1. Pick your **AI Service** credential and models in **Classify** and **Enrich**.
 2. Set the sections your documents must have in **Check sections**.
 3. Replace the three **File under …** nodes with your systems (finance, legal, a default inbox), and **Store document** (the Data Table \`${TABLE}\`, created on the first delivery) with your system of record.
-4. In n8n queue mode with workers on many hosts, set **Store** to Redis or Postgres in **all four** Idempotency Guard nodes (Claim, Complete and both Release).
+4. **Store** is Auto in **all four** Idempotency Guard nodes (Claim, Complete and both Release): n8n's own Redis in queue mode, else the Local File, or what \`N8N_AI_PATTERNS_STORE\` sets. Change all four or none.
 5. Concurrent duplicates wait up to 20 s (**Wait 1 s** + **Still running?**) for the first delivery's result; set that to how long the pipeline takes.
 6. The webhook is open to anyone who can reach n8n: set **Authentication** (e.g. Header Auth) on it before exposing it.`,
 	[5.35, -3.3],
