@@ -13,6 +13,7 @@ import { CompletenessCheck } from '../../../nodes/CompletenessCheck/Completeness
 import { FallbackRouter } from '../../../nodes/FallbackRouter/FallbackRouter.node';
 import { FreshnessCheck } from '../../../nodes/FreshnessCheck/FreshnessCheck.node';
 import { IdempotencyGuard } from '../../../nodes/IdempotencyGuard/IdempotencyGuard.node';
+import { JobQueue } from '../../../nodes/JobQueue/JobQueue.node';
 import {
 	createHarness,
 	logLines,
@@ -33,9 +34,9 @@ import {
 	type RunError,
 } from './invariants';
 
-/** All five nodes, as n8n loads them from package.json. */
+/** All six nodes, as n8n loads them from package.json. */
 export const harness = createHarness({
-	nodeTypes: [AiCall, FreshnessCheck, CompletenessCheck, FallbackRouter, IdempotencyGuard],
+	nodeTypes: [AiCall, FreshnessCheck, CompletenessCheck, FallbackRouter, IdempotencyGuard, JobQueue],
 	credentialTypes: [AiServiceApi, AiServiceFallbackApi, Redis, Postgres],
 });
 
@@ -64,6 +65,21 @@ export interface FuzzSpec {
 		c: Case,
 		input: INodeExecutionData,
 	) => string | undefined;
+	/**
+	 * Checks over all outputs at once (e.g. a job recorded at most once per batch); a problem text,
+	 * or undefined. Runs after the per-item checks.
+	 */
+	checkOutputs?: (out: INodeExecutionData[][], c: Case, items: INodeExecutionData[]) => string | undefined;
+	/**
+	 * Replaces the one-output-per-item check, for an operation documented to ignore its items (a
+	 * sweep that emits what it found, paired with the item that triggered it).
+	 */
+	routing?: (out: INodeExecutionData[][], inputCount: number, c: Case) => string | undefined;
+	/**
+	 * State a run starts from (e.g. records in a store), set up before every run, also before each
+	 * single-item retry of a failing batch; returns the case to run (e.g. with a fresh namespace).
+	 */
+	prepare?: (c: Case) => Promise<Case>;
 	/** Extra options for the harness run (credentials). */
 	runOptions?: (c: Case) => HarnessRunOptions & { nodeCredentials?: INode['credentials'] };
 	/** A secret that must appear in no output item, error or log line. */
@@ -121,9 +137,15 @@ export async function runOnce(spec: FuzzSpec, c: Case, items: INodeExecutionData
 /** Runs the node once and returns the first broken invariant, or undefined. */
 export async function violation(
 	spec: FuzzSpec,
-	c: Case,
+	given: Case,
 	items: INodeExecutionData[],
 ): Promise<string | undefined> {
+	let c = given;
+	try {
+		if (spec.prepare) c = await spec.prepare(given);
+	} catch (error) {
+		return `the setup before the run threw: ${(error as Error).stack ?? String(error)}`;
+	}
 	const before = snapshotItems(items);
 	const protos = snapshotPrototypes();
 	const logStart = logLines.length;
@@ -153,7 +175,7 @@ export async function violation(
 	const expected = spec.outputCount(c);
 	if (out.length !== expected)
 		return `the node returned ${out.length} outputs, expected ${expected}`;
-	const routing = routingProblem(out, items.length);
+	const routing = (spec.routing ?? routingProblem)(out, items.length, c);
 	if (routing) return routing;
 	if (spec.checkItem)
 		for (const [o, list] of out.entries())
@@ -162,7 +184,7 @@ export async function violation(
 				const problem = spec.checkItem(item, o, c, items[index]);
 				if (problem) return `item ${index} on output ${o}: ${problem}`;
 			}
-	return undefined;
+	return spec.checkOutputs?.(out, c, items);
 }
 
 class Violation extends Error {}
