@@ -51,7 +51,8 @@ export const STATE_NAMESPACE = 'queueDepth';
 /** State outlives any sensible check interval; a check unused for this long starts over. */
 export const STATE_TTL_MS = 30 * 86_400_000;
 export const MAX_GROWTH_CHECKS = 100;
-const CAS_TRIES = 5;
+// every round one writer wins, so this many overlapping checks of one key settle
+const CAS_TRIES = 20;
 
 /** A threshold count (0 or empty: off); the message names the parameter. */
 export function limitValue(raw: unknown, name: string, whole: boolean): number | undefined {

@@ -34,9 +34,10 @@ export class SourceError extends Error {
 
 /** A short text for an unexpected error: its code and message, never the object itself. */
 export function errorText(error: unknown): string {
-	if (error instanceof Error) {
-		const code = (error as NodeJS.ErrnoException).code;
-		return code && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+	// duck-typed: errors from Node's own realm are not `instanceof Error` in a vm context (jest)
+	if (error && typeof error === 'object' && typeof (error as Error).message === 'string') {
+		const { code, message } = error as NodeJS.ErrnoException;
+		return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
 	}
 	return typeof error === 'string' ? error : 'unknown error';
 }
