@@ -247,7 +247,7 @@ export class JobQueue {
 			};
 		return {
 			action: 'person',
-			reason: `the outcome was handed out for delivery ${job.deliveries} times and never acknowledged`,
+			reason: `the outcome was handed out for delivery ${job.deliveries} time${job.deliveries === 1 ? '' : 's'} and never acknowledged`,
 			job: { ...job, delivery: 'abandoned', leaseUntil: null },
 		};
 	}

@@ -178,10 +178,10 @@ export class JobQueue implements INodeType {
 				await run(i, async () => {
 					const name = nameOf(i);
 					const s = settings(i);
-					const invalid = (field: string, reason: string): void => {
+					const invalid = (field: string, reason: string, id: string | null = null): void => {
 						emit(2, i, {
 							...items[i].json,
-							job: { id: null, queue: name, status: 'invalid', reason: `"${field}" ${reason}` },
+							job: { id, queue: name, status: 'invalid', reason: `"${field}" ${reason}` },
 						});
 					};
 					const rawId = jobId(i);
@@ -194,10 +194,10 @@ export class JobQueue implements INodeType {
 					let value = data(i);
 					// A JSON literal typed into the field arrives as text; an expression's value is kept.
 					if (!dataIsExpression && typeof value === 'string')
-						value = jsonParse(value, { errorMessage: `Item ${i}: "Job Data" is not valid JSON` });
+						value = jsonParse(value, { errorMessage: '"Job Data" is not valid JSON' });
 					const dataIssue = storableIssue(value);
 					if (dataIssue) {
-						invalid('Job Data', dataIssue);
+						invalid('Job Data', dataIssue, String(id));
 						return;
 					}
 					const { created, job } = await queueOf(name).submit(String(id), {
@@ -272,12 +272,21 @@ function submitSettings(
 				);
 			return n;
 		};
+		// at least a second of lease (as the editor asks) and a whole millisecond of retention
+		const leaseSeconds = number(lease(i), 'Lease (Seconds)', MAX_LEASE_SECONDS);
+		if (leaseSeconds < 1)
+			throw config(i, `"Lease (Seconds)" must be at least 1, got ${describeValue(lease(i))}`);
+		const retentionDays = number(retention(i), 'Keep Jobs (Days)', MAX_RETENTION_DAYS);
+		if (retentionDays < 0.001)
+			throw config(
+				i,
+				`"Keep Jobs (Days)" must be at least 0.001 (about 1.5 minutes), got ${describeValue(retention(i))}`,
+			);
+		const retentionMs = Math.ceil(retentionDays * 86_400_000);
 		return {
-			leaseMs: Math.round(number(lease(i), 'Lease (Seconds)', MAX_LEASE_SECONDS) * 1000),
+			leaseMs: Math.round(leaseSeconds * 1000),
 			maxAttempts: number(attempts(i), 'Max Attempts', MAX_ATTEMPTS, true),
-			retentionMs: Math.round(
-				number(retention(i), 'Keep Jobs (Days)', MAX_RETENTION_DAYS) * 86_400_000,
-			),
+			retentionMs,
 		};
 	};
 }
@@ -294,8 +303,15 @@ function changeTask(
 		const value = error(i);
 		return value === '' || value === undefined || value === null ? undefined : value;
 	};
-	const refuse = (field: string, reason: string): Change => ({
+	/** A value the item computed cannot be kept: the job as it is, with the reason. */
+	const refuse = async (
+		queue: Queue,
+		id: string,
+		field: string,
+		reason: string,
+	): Promise<Change> => ({
 		changed: false,
+		job: await queue.get(id),
 		reason: `"${field}" ${reason}, so nothing was recorded`,
 	});
 	if (operation === 'retryLater') {
@@ -310,17 +326,30 @@ function changeTask(
 				);
 			const e = errorOf(i);
 			const issue = storableIssue(e);
-			if (issue) return refuse('Error', issue);
+			if (issue) return await refuse(queue, id, 'Error', issue);
 			return await queue.retryLater(id, Math.round(seconds * 1000), e);
 		};
 	}
 	const outcome = itemParameter<unknown>(ctx, 'outcome', 'done');
-	const result = itemParameter<unknown>(ctx, 'result', null);
+	const resultParam = itemParameter<unknown>(ctx, 'result', null);
+	const resultIsExpression = String(rawParameter(ctx, 'result') ?? '').startsWith('=');
+	// A JSON literal typed into the field arrives as text (as for Job Data); an expression's value is kept.
+	const result = (i: number) => {
+		const value = resultParam(i);
+		if (resultIsExpression || typeof value !== 'string') return value;
+		try {
+			return JSON.parse(value) as unknown;
+		} catch {
+			throw config(i, '"Result" is not valid JSON');
+		}
+	};
 	const deliver = itemParameter<unknown>(ctx, 'deliver', true);
 	return async (i, queue, id) => {
 		const status = outcome(i);
 		if (!OUTCOMES.includes(status as Outcome))
-			return refuse(
+			return await refuse(
+				queue,
+				id,
 				'Outcome',
 				`must be one of ${OUTCOMES.join(', ')}, got ${describeValue(status)}`,
 			);
@@ -331,7 +360,7 @@ function changeTask(
 			['Error', e],
 		] as const) {
 			const issue = storableIssue(v);
-			if (issue) return refuse(field, issue);
+			if (issue) return await refuse(queue, id, field, issue);
 		}
 		return await queue.complete(id, {
 			status: status as Outcome,

@@ -104,20 +104,20 @@ describe('Job Queue node', () => {
 				queue,
 				jobId: 'j',
 				data: '={{ $json }}',
-				leaseSeconds: 0.05,
+				leaseSeconds: 1,
 				maxAttempts: 2,
 			},
 			[{ text: 't' }],
 		);
 		const sweep = { operation: 'claimDue', queue };
-		await new Promise((r) => setTimeout(r, 80));
+		await new Promise((r) => setTimeout(r, 1_050));
 		const first = await run(sweep, [{}, {}]); // one sweep, whatever the trigger sends
 		expect(pairedIndexes(first.out)).toEqual([[0], [], []]);
 		expect(first.out[0][0].json).toMatchObject({
 			job: { id: 'j', attempt: 2 },
 			data: { text: 't' },
 		});
-		await new Promise((r) => setTimeout(r, 80));
+		await new Promise((r) => setTimeout(r, 1_050));
 		const second = await run(sweep, [{}]);
 		expect(second.out[2][0].json.job).toMatchObject({
 			status: 'human',
