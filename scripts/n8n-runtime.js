@@ -451,9 +451,13 @@ async function webhooksServed(url, workflow, timeoutMs = 15_000) {
 	}
 }
 
-const STATEFUL = ['aiCall', 'fallbackRouter', 'idempotencyGuard', 'jobQueue'].map(
-	(n) => `${PACKAGE_NAME}.${n}`,
-);
+const STATEFUL = [
+	'aiCall',
+	'fallbackRouter',
+	'idempotencyGuard',
+	'jobQueue',
+	'queueDepthCheck',
+].map((n) => `${PACKAGE_NAME}.${n}`);
 
 /** Where the sample workflows expect the simulator (scripts/workflows/builder.js). */
 const SAMPLE_SIM_URL = require('./workflows/builder').SIM;
