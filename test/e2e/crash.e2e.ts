@@ -289,17 +289,23 @@ async function admin<T>(fn: (client: Client) => Promise<T>): Promise<T> {
 }
 
 let packageFolder: string;
-/** The queue-mode processes start while the regular-mode drills run (those mostly wait out leases). */
+/**
+ * The queue-mode processes start once, while the regular-mode drills wait out leases: after the
+ * restart, not during it (two n8n start-ups at once on a small machine can take minutes).
+ */
 let queueReady: Promise<void> | undefined;
+const queueEnv = (): Promise<void> => {
+	if (!queueReady) {
+		queueReady = startQueueEnv();
+		queueReady.catch(() => undefined); // reported by the queue-mode block's beforeAll
+	}
+	return queueReady;
+};
 
 beforeAll(async () => {
 	// one npm pack + install; each mode gets a copy in its own user folder
 	packageFolder = mkdtempSync(join(tmpdir(), 'n8n-e2e-crash-pkg-'));
 	await installPackage(packageFolder, { mode: 'pack' });
-	if (services) {
-		queueReady = startQueueEnv();
-		queueReady.catch(() => undefined); // reported by the queue-mode block's beforeAll
-	}
 }, 300_000);
 
 afterAll(() => {
@@ -324,7 +330,8 @@ describe('regular mode: n8n is killed (kill -9) while jobs wait on the AI', () =
 	beforeAll(async () => {
 		userFolder = newUserFolder('regular');
 		sim = await startSimulator({ apiKeys: [API_KEY] });
-		n8n = await startN8n({ userFolder });
+		// a loaded machine (other suites running) has taken up to 3 min for the restart after the kill
+		n8n = await startN8n({ userFolder, readyTimeoutMs: 300_000 });
 		const api = new N8nApi(n8n.url);
 		await api.setupOwner();
 		const ai = await api.createCredential('AI Service', 'aiServiceApi', {
@@ -375,6 +382,7 @@ describe('regular mode: n8n is killed (kill -9) while jobs wait on the AI', () =
 		n8n = await n8n.restart();
 		await webhooksServed(n8n.url, workflow);
 		const restartedAt = Date.now();
+		if (services) void queueEnv();
 		const lastSubmit = Math.max(...jobs.map((j) => j.submittedAt));
 		const deadline =
 			Math.max(lastSubmit + LEASE_S * 1000, restartedAt) +
@@ -547,7 +555,7 @@ describeWithService(
 		let sim: Simulator;
 
 		beforeAll(async () => {
-			await queueReady;
+			await queueEnv();
 			({ main, workers } = queue as Required<QueueEnv>);
 			sim = queue.sim!;
 		}, 300_000);
