@@ -20,6 +20,7 @@ import amqp from 'amqplib';
 // tarball, driven over HTTP against the simulator.
 const RABBITMQ = { host: '127.0.0.1', port: 5672 };
 const rabbitmq = reachable(RABBITMQ.host, RABBITMQ.port) || process.env.CI === 'true';
+const RABBIT_QUEUE = `ai-jobs-e2e-${process.pid}-${Date.now()}`;
 
 let n8n: RunningN8n;
 let api: N8nApi;
@@ -56,8 +57,26 @@ beforeAll(async () => {
 		credentials,
 		simUrl: sim.url,
 		activate: (file) => rabbitmq || file !== 'async-queue-rabbitmq.json',
+		// a queue of this run's own (set once, in the trigger), so a demo on the same broker takes none of its messages
+		patch: (workflow, file) => {
+			if (file !== 'async-queue-rabbitmq.json') return;
+			const trigger = workflow.nodes.find((n) => n.type === 'n8n-nodes-base.rabbitmqTrigger');
+			trigger!.parameters.queue = RABBIT_QUEUE;
+		},
 	});
 }, 900_000);
+
+afterAll(async () => {
+	if (!rabbitmq) return;
+	// the trigger declared it durable: take it away again
+	const connection = await amqp.connect(`amqp://guest:guest@${RABBITMQ.host}:${RABBITMQ.port}`);
+	try {
+		const channel = await connection.createChannel();
+		await channel.deleteQueue(RABBIT_QUEUE);
+	} finally {
+		await connection.close();
+	}
+});
 
 afterAll(async () => {
 	await n8n?.stop();
@@ -491,7 +510,7 @@ describeWithService('RabbitMQ', rabbitmq, 'async-queue-rabbitmq: producer and wo
 		try {
 			const channel = await connection.createChannel();
 			const marker = `not-a-job-${Date.now()}`;
-			channel.sendToQueue('ai-jobs', Buffer.from(marker), { persistent: true });
+			channel.sendToQueue(RABBIT_QUEUE, Buffer.from(marker), { persistent: true });
 			await channel.close();
 			const row = await eventually('the outcome of the bad message', async () =>
 				(await tableRows('ai_queue_outcomes')).find((r) => r.detail === `not a job: ${marker}`),

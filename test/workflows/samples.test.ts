@@ -166,6 +166,19 @@ it('no two samples serve the same webhook', () => {
 	expect(new Set(routes).size).toBe(routes.length);
 });
 
+it('names the RabbitMQ queue once, in the trigger, and the other RabbitMQ nodes read it from there', () => {
+	const nodes = load('async-queue-rabbitmq.json').nodes.filter((n) =>
+		n.type.startsWith('n8n-nodes-base.rabbitmq'),
+	);
+	const trigger = nodes.filter((n) => n.type === 'n8n-nodes-base.rabbitmqTrigger');
+	expect(trigger).toHaveLength(1);
+	expect(String(trigger[0].parameters.queue)).toMatch(/^[\w.-]+$/); // a plain name: `.params` reads it unevaluated
+	const others = nodes.filter((n) => n !== trigger[0]);
+	expect(others.length).toBeGreaterThan(0);
+	for (const n of others)
+		expect(n.parameters.queue).toBe(`={{ $('${trigger[0].name}').params.queue }}`);
+});
+
 it('the canvas check catches a node moved onto another, onto a sticky, and a back edge', () => {
 	const sample = load('fallback-drill.json') as unknown as SampleWorkflow;
 	const moved = (name: string, position: [number, number]): SampleWorkflow => ({
