@@ -28,6 +28,7 @@ import { readJobQueue } from '../../lib/queueDepth/jobQueue';
 import { readManagementQueue } from '../../lib/queueDepth/management';
 import { jobIdIssue } from '../../lib/jobs';
 import { redisConfigFromCredentials, type StateStore } from '../../lib/stores';
+import { n8nRedisConfig } from '../../lib/stores/auto';
 import { describeValue, readNumber } from '../../lib/values';
 import { itemParameter } from '../shared/parameters';
 import { openStore, storeCredentials } from '../shared/store';
@@ -89,7 +90,7 @@ export class QueueDepthCheck implements INodeType {
 			return error;
 		};
 		const source = this.getNodeParameter('source', 0) as SourceKind;
-		const storeKind = this.getNodeParameter('store', 0, 'local') as string;
+		const storeKind = this.getNodeParameter('store', 0, 'auto') as string;
 		const options = itemParameter<Options>(this, 'options', {});
 		const p = (name: string, fallback?: unknown) => itemParameter<unknown>(this, name, fallback);
 		const limits = {
@@ -173,10 +174,10 @@ export class QueueDepthCheck implements INodeType {
 			};
 		};
 
-		if (source === 'n8nQueue' && storeKind !== 'redis')
+		if (source === 'n8nQueue' && storeKind !== 'redis' && storeKind !== 'auto')
 			throw config(
 				0,
-				`"Queue" is n8n's own queue, which the node reads in the Redis of the Store: set "Store" to Redis and pick the Redis credential of n8n's queue (Store is ${JSON.stringify(storeKind)})`,
+				`"Queue" is n8n's own queue, which the node finds through the Store: set "Store" to Auto (this n8n's queue Redis) or to Redis with the credential of n8n's Redis (Store is ${JSON.stringify(storeKind)})`,
 			);
 		const store: StateStore = await openStore(this);
 		const workflowId = String(this.getWorkflow().id ?? '');
@@ -264,10 +265,20 @@ export class QueueDepthCheck implements INodeType {
 				};
 			};
 		} else if (source === 'n8nQueue') {
-			const credentials = await this.getCredentials('redis');
-			const c = redisConfigFromCredentials(credentials);
+			let c: ReturnType<typeof redisConfigFromCredentials>;
+			if (storeKind === 'redis') c = redisConfigFromCredentials(await this.getCredentials('redis'));
+			else
+				try {
+					// Auto: this n8n's queue Redis, read as n8n reads QUEUE_BULL_REDIS_*
+					c = n8nRedisConfig(process.env);
+				} catch (error) {
+					throw config(0, `n8n's queue Redis: ${(error as Error).message}`);
+				}
 			const where = `n8n's queue in Redis at ${c.host}:${c.port}${c.database ? ` (database ${c.database})` : ''}`;
-			const prefixOf = nameParameter('bullPrefix', 'Key Prefix');
+			const prefixParameter = nameParameter('bullPrefix', 'Key Prefix');
+			const ownPrefix = process.env.QUEUE_BULL_PREFIX?.trim() || 'bull';
+			const prefixOf = (i: number) =>
+				this.getNodeParameter('bullPrefix', i, '') === '' ? ownPrefix : prefixParameter(i);
 			queueOf = nameParameter('bullQueue', 'Queue Name');
 			identity = (queue) => `n8n/${c.host}:${c.port}/${c.database}/${prefixOf(0)}:${queue}`;
 			let client: Redis | undefined;

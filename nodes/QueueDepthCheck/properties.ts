@@ -124,7 +124,7 @@ export const properties: INodeProperties[] = [
 	// n8n's queue
 	{
 		displayName:
-			"Reads n8n's queue in the Redis of the Store below: set Store to Redis and pick the Redis credential n8n's queue mode uses (QUEUE_BULL_REDIS_*). The check's own state goes there too, under its own keys.",
+			"Reads n8n's queue in n8n's own Redis: with Store Auto, the Redis this n8n's queue mode uses (QUEUE_BULL_REDIS_*); with Store Redis, the Redis of its credential (to watch another n8n). The check's state goes to the Store.",
 		name: 'n8nQueueNotice',
 		type: 'notice',
 		default: '',
@@ -143,10 +143,10 @@ export const properties: INodeProperties[] = [
 		displayName: 'Key Prefix',
 		name: 'bullPrefix',
 		type: 'string',
-		default: 'bull',
-		required: true,
+		default: '',
+		placeholder: 'bull',
 		description:
-			'QUEUE_BULL_PREFIX of your n8n (default bull; on a Redis cluster n8n wraps it in braces: {bull})',
+			"QUEUE_BULL_PREFIX of the n8n whose queue this is. Empty: this n8n's QUEUE_BULL_PREFIX, else bull.",
 		displayOptions: from('n8nQueue'),
 	},
 
@@ -236,7 +236,9 @@ export const properties: INodeProperties[] = [
 	},
 	...storeProperties(
 		"the check's last status and recent depths",
-		'Each check keeps its own state under the namespace queueDepth; use Redis or Postgres when several n8n hosts run the check.',
+		"Each check keeps its state under the namespace queueDepth. Auto uses n8n's own Redis in queue mode. For a Job Queue, the store of its Job Queue nodes.",
+		[{}],
+		{ autoSince: 1 },
 	),
 	{
 		displayName: 'Options',

@@ -205,7 +205,7 @@ describe('Queue Depth Check node: a number from an expression', () => {
 
 	it("n8n's own queue needs the Store on Redis", async () => {
 		const { error } = await check({ source: 'n8nQueue', store: 'memory' });
-		expect(error?.message).toMatch(/set "Store" to Redis/);
+		expect(error?.message).toMatch(/set "Store" to Auto \(this n8n's queue Redis\) or to Redis/);
 	});
 });
 
@@ -407,6 +407,31 @@ describeWithService(
 				changed: false,
 				previousStatus: 'warn',
 			});
+			// Store Auto: this n8n's queue Redis and prefix from its environment (Auto's state store: memory here)
+			const saved = { ...process.env };
+			Object.assign(process.env, {
+				QUEUE_BULL_REDIS_HOST: REDIS.host,
+				QUEUE_BULL_REDIS_PORT: String(REDIS.port),
+				QUEUE_BULL_PREFIX: prefix,
+				N8N_AI_PATTERNS_STORE: 'memory',
+			});
+			try {
+				const auto = await check({ ...params, store: 'auto', bullPrefix: '' });
+				expect(auto.error).toBeUndefined();
+				expect(auto.results[0]).toMatchObject({
+					depth: 4,
+					details: { keyPrefix: `${prefix}:jobs:` },
+				});
+			} finally {
+				for (const k of [
+					'QUEUE_BULL_REDIS_HOST',
+					'QUEUE_BULL_REDIS_PORT',
+					'QUEUE_BULL_PREFIX',
+					'N8N_AI_PATTERNS_STORE',
+				])
+					if (saved[k] === undefined) delete process.env[k];
+					else process.env[k] = saved[k];
+			}
 			const down = await check(params, [{}], { redis: { ...redis, port: 1 } });
 			// the Store is on that Redis too: its state cannot be kept either, so the check alerts
 			expect(down.error).toBeUndefined();
