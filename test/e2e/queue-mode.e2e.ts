@@ -18,12 +18,15 @@ import { describeWithService, POSTGRES, REDIS, reachable } from '../stores/backe
 import { eventually, printLogsOnFailure, resetSimulatorBeforeEach } from './helpers';
 
 // n8n queue mode as the README describes it: a main process takes the webhooks, two workers run
-// the executions (Bull on Redis), n8n's database is Postgres, and every stateful node of the
-// samples is switched to the Redis store with n8n's Redis credential.
+// the executions (Bull on Redis), n8n's database is Postgres. The samples are imported as they
+// ship: their stateful nodes' Store is Auto, which in queue mode is n8n's own Redis (no credential).
 const services = reachable(REDIS.host, REDIS.port) && reachable(POSTGRES.host, POSTGRES.port);
 const run = `${process.pid}_${Date.now().toString(36)}`;
 const database = `n8n_e2e_${run}`;
-/** The Redis database the samples' store uses here: its ai-patterns:* keys are this suite's to delete. */
+/**
+ * n8n's queue Redis database here (QUEUE_BULL_REDIS_DB), so also the samples' Auto store: its
+ * ai-patterns:* keys are this suite's to delete.
+ */
 const STORE_DB = 3;
 
 let main: RunningN8n;
@@ -71,6 +74,7 @@ describeWithService(
 				EXECUTIONS_MODE: 'queue',
 				QUEUE_BULL_REDIS_HOST: REDIS.host,
 				QUEUE_BULL_REDIS_PORT: String(REDIS.port),
+				QUEUE_BULL_REDIS_DB: String(STORE_DB),
 				// its own Redis keys (n8n's cache remembers webhooks by path across databases)
 				QUEUE_BULL_PREFIX: `bull_e2e_${run}`,
 				N8N_REDIS_KEY_PREFIX: `n8n_e2e_${run}`,
@@ -99,19 +103,17 @@ describeWithService(
 				baseUrl: sim.baseUrl,
 				apiKey: 'sk-e2e-key-0042',
 			});
-			const redis = await api.createCredential('Redis', 'redis', {
-				host: REDIS.host,
-				port: REDIS.port,
-				database: STORE_DB,
-			});
+			// no store switch and no Redis credential: the samples as they ship
 			samples = await importSamples(api, {
-				credentials: {
-					aiServiceApi: { id: ai.id, name: 'AI Service' },
-					redis: { id: redis.id, name: 'Redis' },
-				},
+				credentials: { aiServiceApi: { id: ai.id, name: 'AI Service' } },
 				simUrl: sim.url,
-				store: 'redis',
 				only: ['sync-request-response', 'webhook-pipeline', 'async-queue'],
+				// the async sample's sweeper runs every minute on a worker: it would add executions to
+				// the workers' counts below (no test here needs it; crash.e2e.ts drills it)
+				patch: (workflow: { nodes: Array<{ name: string; disabled?: boolean }> }, file: string) => {
+					if (file === 'async-queue.json')
+						workflow.nodes.find((n) => n.name === 'Every minute')!.disabled = true;
+				},
 			});
 		}, 900_000);
 
@@ -123,12 +125,14 @@ describeWithService(
 			await admin((c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)).catch(
 				() => undefined,
 			);
-			const redis = new Redis(REDIS);
-			for (const pattern of [`bull_e2e_${run}*`, `n8n_e2e_${run}*`]) {
-				const keys = await redis.keys(pattern);
-				if (keys.length) await redis.del(...keys);
+			for (const db of [0, STORE_DB]) {
+				const redis = new Redis({ ...REDIS, db });
+				for (const pattern of [`bull_e2e_${run}*`, `n8n_e2e_${run}*`]) {
+					const keys = await redis.keys(pattern);
+					if (keys.length) await redis.del(...keys);
+				}
+				redis.disconnect();
 			}
-			redis.disconnect();
 			const store = new Redis({ ...REDIS, db: STORE_DB });
 			const stored = await store.keys('ai-patterns:*');
 			if (stored.length) await store.del(...stored);
@@ -160,12 +164,27 @@ describeWithService(
 			}
 		}
 
-		it('imports and activates the samples switched to the Redis store', () => {
+		it('imports and activates the samples as they ship, every stateful node on Auto', async () => {
 			expect(samples.map((s) => [s.file, s.active, s.error])).toEqual([
 				['async-queue.json', true, undefined],
 				['sync-request-response.json', true, undefined],
 				['webhook-pipeline.json', true, undefined],
 			]);
+			const stateful = [];
+			for (const sample of samples) {
+				const workflow = await api.public<{
+					nodes: Array<{ type: string; typeVersion: number; parameters: Record<string, unknown> }>;
+				}>('GET', `/workflows/${sample.id}`);
+				for (const node of workflow.nodes)
+					if (/\.(aiCall|fallbackRouter|idempotencyGuard|jobQueue)$/.test(node.type))
+						stateful.push([node.type.split('.')[1], node.typeVersion, node.parameters.store]);
+			}
+			// Auto is the default, so n8n saved no "store" at all
+			expect(stateful.length).toBeGreaterThanOrEqual(10);
+			for (const [type, version, store] of stateful) {
+				expect(store).toBeUndefined();
+				expect(version).toBe(type === 'jobQueue' ? 1 : 1.1);
+			}
 		});
 
 		it('sync: the answer comes back from a worker, and the last good answer is served from Redis', async () => {
@@ -213,6 +232,41 @@ describeWithService(
 			const after = await executedOnWorkers(before, 20);
 			expect(after[0]).toBeGreaterThan(before[0]);
 			expect(after[1]).toBeGreaterThan(before[1]);
+		});
+
+		it("Idempotency Guard on Auto, no store configured: 10 concurrent duplicates over both workers claim once, in n8n's queue Redis", async () => {
+			const key = `auto-${run}`;
+			const doc = {
+				documentId: 'doc-auto',
+				title: 'Invoice 78',
+				text: '# Summary\nInvoice for the payment of spare parts delivered in November, amount due in 14 days.\n# Parties\nAcme GmbH and Widget Ltd.\n# Terms\nNet 14, no discount.',
+			};
+			const before = workerExecutions();
+			const replies = await Promise.all(
+				Array.from({ length: 10 }, () => post('ai/documents', doc, { 'idempotency-key': key })),
+			);
+			expect(replies.map((r) => r.status)).toEqual(Array(10).fill(200));
+			for (const r of replies) expect(r.body).toEqual(replies[0].body);
+			expect(replies[0].body).toEqual(expect.objectContaining({ category: 'invoice' }));
+			// one delivery classified, the other nine were duplicates that got its result
+			expect(sim.counters().byModel['sim-standard']).toBe(1);
+			const after = await executedOnWorkers(before, 10);
+			expect(after[0]).toBeGreaterThan(before[0]);
+			expect(after[1]).toBeGreaterThan(before[1]);
+			// the claim sits in n8n's own queue Redis (QUEUE_BULL_REDIS_DB), completed
+			const redis = new Redis({ ...REDIS, db: STORE_DB });
+			try {
+				const claims = await redis.keys(`ai-patterns:c:documents:${key}`);
+				expect(claims).toHaveLength(1);
+				expect(await redis.hget(claims[0], 's')).toBe('completed');
+			} finally {
+				redis.disconnect();
+			}
+			// each worker chose it by itself from its environment, and said so once
+			for (const w of workers)
+				expect(w.logTail(100_000)).toMatch(
+					/Store "Auto" uses Redis at 127\.0\.0\.1:\d+ \(database 3\) \(queue mode: n8n's queue Redis\)/,
+				);
 		});
 
 		it('async queue: 202 at once, the job runs on a worker, callback and status endpoint agree', async () => {
