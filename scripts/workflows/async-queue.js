@@ -241,8 +241,9 @@ w.connect('Acknowledge', 'Job finished', 1);
 w.connect('Every minute', 'Claim due jobs');
 w.connect('Claim due jobs', 'Is the data fresh?', 0); // Run
 w.connect('Claim due jobs', 'Has callback?', 1); // Deliver
-w.connect('Claim due jobs', 'Hand to a person', 2); // To a Person
-w.connect('Hand to a person', 'Has callback?');
+// To a Person: the ticket and the callback side by side (the HTTP Request's item would be its response)
+w.connect('Claim due jobs', 'Hand to a person', 2);
+w.connect('Claim due jobs', 'Has callback?', 2);
 w.connect('GET /ai/jobs/:id', 'Find job');
 w.connect('Find job', 'Respond 200', 0);
 w.connect('Find job', 'Respond 404', 1);
