@@ -8,7 +8,40 @@
  * with the highest priority at the tail, so the oldest job of each priority group sits at that
  * group's tail end: the script looks at those ends (from the `priority` set) and at both list ends.
  */
+import Redis from 'ioredis';
+
+import type { StoreConfig } from '../stores';
 import { SourceError, errorText, type QueueReading } from './types';
+
+/** A connected client for one check run; a Redis that does not answer is source_unreachable. */
+export async function openBullClient(
+	c: Extract<StoreConfig, { kind: 'redis' }>,
+	timeoutMs: number,
+	where: string,
+): Promise<Redis> {
+	const client = new Redis({
+		host: c.host,
+		port: c.port,
+		db: c.database,
+		username: c.username,
+		password: c.password,
+		tls: c.tls ? { rejectUnauthorized: c.rejectUnauthorized !== false } : undefined,
+		lazyConnect: true,
+		connectTimeout: timeoutMs,
+		commandTimeout: timeoutMs,
+		maxRetriesPerRequest: 0,
+		enableOfflineQueue: false,
+		retryStrategy: () => null, // one try per check: the next check tries again
+	});
+	client.on('error', () => undefined); // reported by the command that fails
+	try {
+		await client.connect();
+	} catch (error) {
+		client.disconnect();
+		throw new SourceError('source_unreachable', `${where}: ${errorText(error)}`);
+	}
+	return client;
+}
 
 export interface EvalClient {
 	eval(script: string, numberOfKeys: number, ...args: Array<string | number>): Promise<unknown>;

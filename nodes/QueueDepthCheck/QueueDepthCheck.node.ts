@@ -1,9 +1,10 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import {
 	NodeConnectionTypes,
 	NodeOperationError,
 	type IDataObject,
 	type IExecuteFunctions,
+	type INodeCredentialDescription,
 	type INodeExecutionData,
 	type INodeType,
 	type INodeTypeDescription,
@@ -23,7 +24,7 @@ import {
 	type SourceKind,
 } from '../../lib/queueDepth';
 import { amqpNameIssue, checkQueue } from '../../lib/queueDepth/amqp';
-import { readBullQueue } from '../../lib/queueDepth/bull';
+import { openBullClient, readBullQueue } from '../../lib/queueDepth/bull';
 import { readJobQueue } from '../../lib/queueDepth/jobQueue';
 import { readManagementQueue } from '../../lib/queueDepth/management';
 import { jobIdIssue } from '../../lib/jobs';
@@ -35,6 +36,12 @@ import { openStore, storeCredentials } from '../shared/store';
 import { properties } from './properties';
 
 const OUTPUT = { normal: 0, warn: 1, critical: 2 } as const;
+
+/** The broker's credential for RabbitMQ; Redis and Postgres as the Store needs them. */
+const credentials: INodeCredentialDescription[] = [
+	{ name: 'rabbitmq', required: true, displayOptions: { show: { source: ['rabbitmq'] } } },
+	...storeCredentials,
+];
 const MAX_TIMEOUT_SECONDS = 300;
 
 interface Options {
@@ -68,10 +75,7 @@ export class QueueDepthCheck implements INodeType {
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Normal', 'Warn', 'Critical'],
-		credentials: [
-			{ name: 'rabbitmq', required: true, displayOptions: { show: { source: ['rabbitmq'] } } },
-			...storeCredentials,
-		],
+		credentials,
 		properties,
 	};
 
@@ -286,30 +290,7 @@ export class QueueDepthCheck implements INodeType {
 				client?.disconnect();
 			};
 			read = async (i, queue, timeoutMs) => {
-				if (!client) {
-					client = new Redis({
-						host: c.host,
-						port: c.port,
-						db: c.database,
-						username: c.username,
-						password: c.password,
-						tls: c.tls ? { rejectUnauthorized: c.rejectUnauthorized !== false } : undefined,
-						lazyConnect: true,
-						connectTimeout: timeoutMs,
-						commandTimeout: timeoutMs,
-						maxRetriesPerRequest: 0,
-						enableOfflineQueue: false,
-						retryStrategy: () => null,
-					});
-					client.on('error', () => undefined); // reported by the command that fails
-					try {
-						await client.connect();
-					} catch (error) {
-						client.disconnect();
-						client = undefined;
-						throw new SourceError('source_unreachable', `${where}: ${errorText(error)}`);
-					}
-				}
+				client ??= await openBullClient(c, timeoutMs, where);
 				return await readBullQueue(client, where, prefixOf(i), queue, Date.now());
 			};
 		} else if (source === 'jobQueue') {
@@ -367,7 +348,11 @@ export class QueueDepthCheck implements INodeType {
 				try {
 					reading = await read(i, queue, settings.timeoutMs);
 				} catch (error) {
-					if (!(error instanceof SourceError)) throw error;
+					if (!(error instanceof SourceError))
+						// a configuration error (NodeOperationError) stays as it is
+						throw error instanceof NodeOperationError
+							? error
+							: config(i, `reading the queue failed unexpectedly: ${errorText(error)}`);
 					reading = error;
 				}
 				if (reading instanceof SourceError && settings.onUnreadable === 'error') {

@@ -136,7 +136,8 @@ export const properties: INodeProperties[] = [
 		type: 'string',
 		default: 'jobs',
 		required: true,
-		description: "n8n's queue is named jobs; a worker pool's is jobs-<pool name>",
+		description:
+			'The queue n8n names jobs; a worker pool’s queue is jobs- followed by the pool’s name',
 		displayOptions: from('n8nQueue'),
 	},
 	{
