@@ -2,7 +2,9 @@
  * RabbitMQ's management HTTP API (plugin rabbitmq_management, port 15672 by default, 15671 with
  * TLS): GET /api/queues/<vhost>/<queue> gives ready and unacknowledged messages, consumers and
  * `head_message_timestamp`, the AMQP `timestamp` property (whole seconds) of the message at the
- * head of the queue. That age exists only when publishers set the property; n8n's RabbitMQ node
+ * head of the queue, which in RabbitMQ 3.10 includes messages delivered but not yet acknowledged
+ * (measured: a consumer holding the oldest message keeps it the head). So the age is that of the
+ * oldest message not yet acknowledged. It exists only when publishers set the property; n8n's RabbitMQ node
  * does not, so for its messages the oldest age stays unknown. The user needs the `monitoring`
  * (or `management`) tag.
  */

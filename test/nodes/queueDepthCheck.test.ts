@@ -446,3 +446,83 @@ describeWithService(
 		});
 	},
 );
+
+// The management plugin is off on the shared broker here: RABBITMQ_MANAGEMENT_URL and
+// RABBITMQ_MANAGEMENT_AMQP_URL point at one that has it (see test/lib/queueDepth.test.ts).
+const MANAGEMENT_URL = process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://127.0.0.1:15672';
+const MANAGEMENT_AMQP = new URL(
+	process.env.RABBITMQ_MANAGEMENT_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+);
+const managementAt = new URL(MANAGEMENT_URL);
+/**
+ * scripts/services.sh does not enable the plugin, so CI has no management API: these run (through
+ * describeWithService, failing in CI when unreachable) only where RABBITMQ_MANAGEMENT_URL says where
+ * one is; otherwise they are skipped with a notice.
+ */
+const describeWithManagement: typeof describeWithService = process.env.RABBITMQ_MANAGEMENT_URL
+	? describeWithService
+	: (_service, _available, name, fn) => {
+			process.stderr.write(
+				`\n*** SKIPPED: ${name} — set RABBITMQ_MANAGEMENT_URL (and RABBITMQ_MANAGEMENT_AMQP_URL) to a broker with rabbitmq_management enabled. ***\n\n`,
+			);
+			describe.skip(name, fn);
+		};
+
+describeWithManagement(
+	`the RabbitMQ management API at ${MANAGEMENT_URL} (plugin rabbitmq_management)`,
+	reachable(managementAt.hostname, Number(managementAt.port || 80)),
+	'Queue Depth Check node: RabbitMQ management API through n8n’s request helper',
+	() => {
+		const queue = `qdc-node-mgmt-${run}`;
+		let connection: amqp.ChannelModel;
+		const credentials = {
+			...RABBIT,
+			hostname: MANAGEMENT_AMQP.hostname,
+			port: Number(MANAGEMENT_AMQP.port || 5672),
+		};
+		beforeAll(async () => {
+			connection = await amqp.connect(MANAGEMENT_AMQP.href);
+			const channel = await connection.createChannel();
+			await channel.assertQueue(queue, { durable: false });
+			for (let i = 0; i < 12; i++) channel.sendToQueue(queue, Buffer.from('x')); // no timestamp
+			await channel.close();
+		});
+		afterAll(async () => {
+			const channel = await connection.createChannel();
+			await channel.deleteQueue(queue);
+			await connection.close();
+		});
+		const mgmt = (extra: Record<string, unknown>) =>
+			check(
+				{
+					source: 'rabbitmq',
+					rabbitVia: 'management',
+					managementUrl: MANAGEMENT_URL,
+					queue,
+					warnDepth: 10,
+					criticalDepth: 100,
+					...extra,
+				},
+				[{}],
+				{ rabbitmq: credentials },
+			);
+
+		it('reads ready, unacknowledged and consumers; no timestamp, so the age is unknown with a note', async () => {
+			let r: IDataObject | undefined;
+			for (let i = 0; i < 30 && r?.depth !== 12; i++) {
+				r = (await mgmt({ options: { stateKey: `mgmt-${run}-${i}` } })).results[0];
+				if (r?.depth !== 12) await new Promise((done) => setTimeout(done, 500)); // stats every 5 s
+			}
+			expect(r).toMatchObject({
+				status: 'warn',
+				depth: 12,
+				inProgress: 0,
+				consumers: 0,
+				oldestAgeMs: null,
+			});
+			expect(String((r!.notes as string[])[0])).toMatch(/no timestamp property/);
+			const missing = (await mgmt({ queue: `${queue}-missing`, options: key() })).results[0];
+			expect(missing).toMatchObject({ status: 'unknown', reason: 'queue_not_found' });
+		}, 60_000);
+	},
+);
