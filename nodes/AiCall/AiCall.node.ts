@@ -419,10 +419,15 @@ export class AiCall implements INodeType {
 			return [0, success(i, s, result)];
 		};
 
+		/** Which store served the cache, last good answer, breaker or limit (Auto resolves to one). */
+		const withStore = (result: IDataObject): IDataObject =>
+			store ? { ...result, store: store.kind } : result;
 		const success = (i: number, s: ItemSettings, result: IDataObject): INodeExecutionData => {
 			const merge = s.outputMode === 'merge';
 			const item: INodeExecutionData = {
-				json: merge ? { ...items[i].json, [s.outputField]: result } : { [s.outputField]: result },
+				json: merge
+					? { ...items[i].json, [s.outputField]: withStore(result) }
+					: { [s.outputField]: withStore(result) },
 				pairedItem: { item: i },
 			};
 			if (merge && items[i].binary) item.binary = items[i].binary;
@@ -445,6 +450,7 @@ export class AiCall implements INodeType {
 						retryAfterMs: error.retryAfterMs ?? null,
 						...(extra.simulated ? { simulated: true } : {}),
 						...(extra.cache ? { cache: extra.cache } : {}),
+						...(store ? { store: store.kind } : {}),
 					},
 				},
 				pairedItem: { item: i },
