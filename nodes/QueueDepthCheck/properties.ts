@@ -94,7 +94,7 @@ export const properties: INodeProperties[] = [
 				name: 'Management HTTP API',
 				value: 'management',
 				description:
-					'Ready, unacknowledged, consumers and the age of the head message (if publishers set its timestamp). Needs the rabbitmq_management plugin.',
+					'Ready, unacknowledged, consumers and the age of the oldest unacknowledged message (if publishers set its timestamp). Needs the rabbitmq_management plugin.',
 			},
 		],
 		default: 'amqp',

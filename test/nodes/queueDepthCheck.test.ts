@@ -1,11 +1,14 @@
 import { existsSync } from 'node:fs';
 import amqp from 'amqplib';
+import fc from 'fast-check';
 import Redis from 'ioredis';
 import type { ICredentialType, IConnections, IDataObject, INode } from 'n8n-workflow';
 
 import { closeAllStores } from '../../lib/stores';
 import { JobQueue } from '../../nodes/JobQueue/JobQueue.node';
 import { QueueDepthCheck } from '../../nodes/QueueDepthCheck/QueueDepthCheck.node';
+import { hostileValue } from '../fuzz/support/arbitraries';
+import { itemsChanged, routingProblem, snapshotItems } from '../fuzz/support/invariants';
 import { createHarness } from '../harness';
 import { Postgres, Redis as RedisCredential } from '../harness/builtin-credentials';
 import { REDIS, describeWithService, reachable } from '../stores/backends';
@@ -526,3 +529,46 @@ describeWithManagement(
 		}, 60_000);
 	},
 );
+
+describe('Queue Depth Check node: hostile item values', () => {
+	it('never stop the execution: every item leaves on exactly one output with its pairedItem, items unchanged', async () => {
+		await fc.assert(
+			fc.asyncProperty(
+				fc.array(fc.record({ depth: hostileValue, age: hostileValue, running: hostileValue }), {
+					minLength: 1,
+					maxLength: 20,
+				}),
+				async (jsons) => {
+					const items = jsons.map((json) => ({ ...json }) as IDataObject);
+					const before = snapshotItems(items.map((json) => ({ json })));
+					const { out, error } = await check(
+						{
+							source: 'expression',
+							label: 'fuzz',
+							depthValue: '={{ $json.depth }}',
+							oldestAgeValue: '={{ $json.age }}',
+							inProgressValue: '={{ $json.running }}',
+							options: { stateKey: `={{ "fuzz-${run}-" + $itemIndex }}` },
+						},
+						items,
+					);
+					expect(error).toBeUndefined();
+					expect(routingProblem(out, items.length)).toBeUndefined();
+					expect(
+						itemsChanged(
+							before,
+							items.map((json) => ({ json })),
+						),
+					).toBeUndefined();
+					for (const item of out.flat()) {
+						const r = item.json.queueDepth as IDataObject;
+						expect(['normal', 'warn', 'critical', 'unknown']).toContain(r.status);
+						if (r.status === 'unknown')
+							expect(r.message).toMatch(/"(Depth|Oldest Job Age \(Seconds\)|In Progress)"/);
+					}
+				},
+			),
+			{ numRuns: 40 },
+		);
+	}, 120_000);
+});
