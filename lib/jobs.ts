@@ -187,14 +187,21 @@ export class JobQueue {
 	}
 
 	/**
-	 * Puts the job back for a later sweep (the attempt counts). With no attempt left it is due at
-	 * once, and the sweep gives it to a person.
+	 * Puts the job back for a later sweep. The attempt counts, unless `countAttempt` is false (the
+	 * run was turned away before it did anything, e.g. by a shared limit). With no attempt left it
+	 * is due at once, and the sweep gives it to a person.
 	 */
-	async retryLater(id: string, delayMs: number, error?: unknown): Promise<Change> {
+	async retryLater(
+		id: string,
+		delayMs: number,
+		error?: unknown,
+		countAttempt = true,
+	): Promise<Change> {
 		return await this.change(id, (job, now) => {
 			if (isFinal(job)) return `the job was already ${job.status}`;
-			const last = job.attempt >= job.maxAttempts;
-			return { ...job, status: 'queued', error, leaseUntil: last ? now : now + delayMs };
+			const attempt = countAttempt ? job.attempt : Math.max(0, job.attempt - 1);
+			const last = attempt >= job.maxAttempts;
+			return { ...job, status: 'queued', attempt, error, leaseUntil: last ? now : now + delayMs };
 		});
 	}
 

@@ -26,7 +26,12 @@ export interface SharedLimitSettings {
 
 /** Our own limit said no: the call was not made, and retrying at once would only wait again. */
 export class LimitRefusal extends AiCallError {
-	constructor(message: string, retryAfterMs: number) {
+	constructor(
+		/** The shared limit's name, on the failed item as error.sharedLimit. */
+		readonly limit: string,
+		message: string,
+		retryAfterMs: number,
+	) {
 		super('rate_limited', message, undefined, Math.max(1, Math.round(retryAfterMs)));
 	}
 }
@@ -73,6 +78,7 @@ export class SharedLimit {
 		const deadline = started + this.settings.maxWaitMs;
 		const refuse = (what: string, retryAt: number) =>
 			new LimitRefusal(
+				this.settings.name,
 				`Shared limit "${this.settings.name}" (ours, not the provider's): ${what}; no capacity within ${Math.round(
 					this.settings.maxWaitMs / 1000,
 				)} s, so no call was made`,

@@ -451,6 +451,8 @@ export class AiCall implements INodeType {
 						...(extra.simulated ? { simulated: true } : {}),
 						...(extra.cache ? { cache: extra.cache } : {}),
 						...(store ? { store: store.kind } : {}),
+						// our own limit said no: nothing is wrong with the service (a retry need not count as a failure)
+						...(error instanceof LimitRefusal ? { sharedLimit: error.limit } : {}),
 					},
 				},
 				pairedItem: { item: i },

@@ -316,6 +316,7 @@ function changeTask(
 	});
 	if (operation === 'retryLater') {
 		const delay = itemParameter<unknown>(ctx, 'delaySeconds', 60);
+		const countAttempt = itemParameter<unknown>(ctx, 'countAttempt', true);
 		return async (i, queue, id) => {
 			const raw = delay(i);
 			const seconds = readNumber(raw);
@@ -327,7 +328,7 @@ function changeTask(
 			const e = errorOf(i);
 			const issue = storableIssue(e);
 			if (issue) return await refuse(queue, id, 'Error', issue);
-			return await queue.retryLater(id, Math.round(seconds * 1000), e);
+			return await queue.retryLater(id, Math.round(seconds * 1000), e, countAttempt(i) !== false);
 		};
 	}
 	const outcome = itemParameter<unknown>(ctx, 'outcome', 'done');

@@ -207,4 +207,13 @@ export const properties: INodeProperties[] = [
 		description: 'When the sweeper may run the job again at the earliest',
 		displayOptions: on('retryLater'),
 	},
+	{
+		displayName: 'Count as an Attempt',
+		name: 'countAttempt',
+		type: 'boolean',
+		default: true,
+		description:
+			'Whether this run uses one of the job’s attempts. Off for a run that was turned away before it did anything (e.g. by a shared limit, error.sharedLimit), so a burst that waits its turn does not end with a person.',
+		displayOptions: on('retryLater'),
+	},
 ];

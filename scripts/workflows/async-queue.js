@@ -113,7 +113,13 @@ jobQueue('Record done', 'complete', { outcome: 'done', result: '={{ $json.ai.tex
 jobQueue(
 	'Retry later',
 	'retryLater',
-	{ delaySeconds: 30, error: '={{ $json.error.class + ": " + $json.error.message }}' },
+	{
+		// turned away by the shared limit: back when it says, without using an attempt
+		delaySeconds:
+			'={{ $json.error.sharedLimit ? Math.min(Math.ceil($json.error.retryAfterMs / 1000), 300) : 30 }}',
+		countAttempt: '={{ !$json.error.sharedLimit }}',
+		error: '={{ $json.error.class + ": " + $json.error.message }}',
+	},
 	[7, 1],
 );
 // A stale job and an AI failure that will not pass end the same way, with their own status.

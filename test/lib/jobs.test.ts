@@ -85,6 +85,21 @@ describe('Job Queue', () => {
 		expect(await q.count()).toEqual({ human: 1 });
 	});
 
+	it('does not use an attempt for a run turned away before it did anything', async () => {
+		const { queue, advance } = setup();
+		const q = queue();
+		await q.submit('a', { ...settings, maxAttempts: 1, data: 1 });
+		for (let i = 0; i < 5; i++) {
+			expect((await q.retryLater('a', 1_000, 'shared limit', false)).job).toMatchObject({
+				attempt: 0,
+			});
+			advance(1_001);
+			expect(await q.claimDue(10)).toMatchObject([{ action: 'run', job: { attempt: 1 } }]);
+		}
+		await q.retryLater('a', 1_000, 'server_error'); // counts: the only attempt is used
+		expect(await q.claimDue(10)).toMatchObject([{ action: 'person' }]);
+	});
+
 	it('queues a job for the sweeper when it does not start now', async () => {
 		const { queue } = setup();
 		const q = queue();

@@ -46,7 +46,13 @@ describe('AI Call with a shared limit', () => {
 		const { out } = await runAiCall(params, texts(2, 'x'), { primary: primary() });
 		expect(out[0]).toHaveLength(1);
 		const error = out[1][0].json.error as Record<string, unknown>;
-		expect(error).toMatchObject({ class: 'rate_limited', retryable: true, attempts: 0 });
+		expect(error).toMatchObject({
+			class: 'rate_limited',
+			retryable: true,
+			attempts: 0,
+			sharedLimit: params.sharedLimitName,
+			store: 'memory',
+		});
 		expect(error.message).toMatch(/Shared limit "node-test-\d+" \(ours, not the provider's\)/);
 		expect(error.retryAfterMs).toBeGreaterThan(50_000);
 		expect(sim.counters().requests).toBe(1);
