@@ -28,7 +28,7 @@ w.note(
 	`### To adopt
 1. Pick your **RabbitMQ** credential in **RabbitMQ queue depth**, and set its **Queue Name** to your queue. AMQP gives ready messages and consumers; for unacknowledged messages and the oldest message's age choose **Management HTTP API** (plugin rabbitmq_management; publishers must set the message timestamp).
 2. In **Job Queue depth** use the **Store** and **Queue Name** of your Job Queue nodes.
-3. For n8n's own queue in queue mode add a check with **Queue: n8n's Own Queue** (Store: Redis, the credential of n8n's Redis).
+3. For n8n's own queue in queue mode add a check with **Queue: n8n's Own Queue** (Store Auto reads this n8n's queue Redis).
 4. Set the thresholds to your traffic; **Remind Every** repeats an alert while a queue stays bad.
 5. Point **Send alert** at your alert webhook (Slack, Teams, PagerDuty).`,
 	[3.2, -0.75],
