@@ -23,7 +23,14 @@ export function newWorkflowWithTrigger(page: Page, url: string): Promise<void>;
 /** 'plus': the canvas's + button; 'key': the N shortcut. Returns the creator's heading. */
 export function openNodeCreator(page: Page, via?: 'plus' | 'key'): Promise<string>;
 export function searchNodes(page: Page, query: string): Promise<string[]>;
-export function addFromSearch(page: Page, displayName: string): Promise<void>;
+/** `action`: the action to take when the node lists actions (default: the first). */
+export function addFromSearch(
+	page: Page,
+	displayName: string,
+	options?: { action?: string },
+): Promise<void>;
+/** Picks an option by its listed name in the open panel's options parameter; returns the field's text. */
+export function selectParameterOption(page: Page, name: string, option: string): Promise<string>;
 export interface Problems {
 	issues: string[];
 	undefinedText: string[];
@@ -45,13 +52,27 @@ export interface Box {
 export interface TextBox extends Box {
 	text: string;
 }
+export interface HandleLabel extends TextBox {
+	/** n8n's handle id, e.g. "outputs/main/1" */
+	handle: string;
+	/** n8n cut the label off with an ellipsis */
+	cut: boolean;
+}
 export interface MeasuredNode {
 	name: string;
 	type: string;
 	box: Box;
 	/** the name and subtitle under the node, as drawn */
 	label?: TextBox;
-	handleLabels: TextBox[];
+	handleLabels: HandleLabel[];
+}
+export interface MeasuredEdge {
+	source: string;
+	target: string;
+	sourceHandle?: string;
+	targetHandle?: string;
+	/** points along the drawn path, every 3 canvas units */
+	points: Array<[number, number]>;
 }
 export interface MeasuredSticky {
 	name: string;
@@ -63,9 +84,14 @@ export interface Canvas {
 	zoom: number;
 	nodes: MeasuredNode[];
 	stickies: MeasuredSticky[];
+	edges: MeasuredEdge[];
 }
 export function measureCanvas(page: Page): Promise<Canvas>;
 export function canvasProblems(canvas: Canvas): string[];
+/** Connections through another node ('node') or across a name or handle label ('text'). */
+export function edgeCrossings(
+	canvas: Pick<Canvas, 'nodes' | 'edges'>,
+): Array<{ kind: 'node' | 'text'; text: string }>;
 export function executeFromTrigger(
 	page: Page,
 	triggerName: string,

@@ -190,9 +190,10 @@ async function searchNodes(page, query) {
 
 /**
  * Clicks `displayName` in the open creator's result list; a node with actions opens its action
- * list first, then its first action is taken (as a user picks one). Waits for the node's panel.
+ * list first, then the action named `action` is taken (default: the first, as a user picks one).
+ * Waits for the node's panel.
  */
-async function addFromSearch(page, displayName) {
+async function addFromSearch(page, displayName, { action } = {}) {
 	const before = await page.getByTestId('canvas-node').count();
 	await creator(page)
 		.getByTestId('node-creator-item-name')
@@ -202,7 +203,14 @@ async function addFromSearch(page, displayName) {
 	const added = page.getByTestId('canvas-node').nth(before);
 	const actions = creator(page).getByTestId('item-iterator-item');
 	await added.or(page.getByTestId('ndv')).or(actions.first()).first().waitFor();
-	if ((await page.getByTestId('canvas-node').count()) === before) await actions.first().click();
+	if ((await page.getByTestId('canvas-node').count()) === before)
+		await (
+			action
+				? actions.filter({ hasText: new RegExp(`^\\s*${escapeRegExp(action)}\\s*$`) })
+				: actions
+		)
+			.first()
+			.click();
 	try {
 		await page.getByTestId('ndv').waitFor({ timeout: 10_000 });
 	} catch {
@@ -210,6 +218,26 @@ async function addFromSearch(page, displayName) {
 		await page.getByTestId('canvas-node').nth(before).dblclick();
 		await page.getByTestId('ndv').waitFor();
 	}
+}
+
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Picks `option` (its name as listed) in the open panel's options parameter `name`, as a person
+ * does: opens the dropdown, clicks the option, waits for the list to close. Returns what the field
+ * shows then.
+ */
+async function selectParameterOption(page, name, option) {
+	const input = page.getByTestId('ndv').getByTestId(`parameter-input-${name}`).locator('input');
+	// the dropdown is appended to <body>; the field names it in aria-controls
+	const list = page.locator(`[id="${await input.getAttribute('aria-controls')}"]`);
+	if (!(await list.isVisible())) await input.click();
+	await list
+		.getByTestId('parameter-input-item')
+		.filter({ has: page.locator('.option-headline').getByText(option, { exact: true }) })
+		.click();
+	await list.waitFor({ state: 'hidden' });
+	return input.inputValue();
 }
 
 /** What the open node panel shows as wrong: parameter issue markers and any "undefined" text. */
@@ -343,8 +371,42 @@ function measureCanvas(page) {
 				type: el.getAttribute('data-node-type'),
 				box: toCanvas(body.getBoundingClientRect()),
 				label: textBox(body, (e) => inHandle(e) || (toolbar && toolbar.contains(e))),
-				handleLabels: handles.map((h) => textBox(h)).filter(Boolean),
+				handleLabels: handles
+					.map((h) => {
+						const box = textBox(h);
+						if (!box) return undefined;
+						// n8n clips a long label with an ellipsis: the text is wider than its box
+						const cut = [...h.querySelectorAll('*')].some(
+							(e) =>
+								e.scrollWidth > e.clientWidth + 1 &&
+								getComputedStyle(e).textOverflow === 'ellipsis',
+						);
+						return { ...box, handle: h.getAttribute('data-handleid'), cut };
+					})
+					.filter(Boolean),
 			};
+		});
+		// every connection as points along its drawn path (already in canvas units: the paths live in
+		// the transformation pane); the path's id names its source and target handles
+		const edges = [...document.querySelectorAll('[data-test-id="edge"]')].flatMap((g) => {
+			const path = g.querySelector('path.vue-flow__edge-path');
+			if (!path) return [];
+			const ends = /^\[[^/]+\/([^\]]+)\]\[[^/]+\/([^\]]+)\]/.exec(path.id);
+			const length = path.getTotalLength();
+			const points = [];
+			for (let d = 0; d <= length; d += 3) {
+				const pt = path.getPointAtLength(d);
+				points.push([pt.x, pt.y]);
+			}
+			return [
+				{
+					source: g.getAttribute('data-source-node-name'),
+					target: g.getAttribute('data-target-node-name'),
+					sourceHandle: ends?.[1],
+					targetHandle: ends?.[2],
+					points,
+				},
+			];
 		});
 		const stickies = [...document.querySelectorAll('[data-test-id="sticky"]')].map((el) => {
 			const content = el.firstElementChild ?? el;
@@ -356,7 +418,7 @@ function measureCanvas(page) {
 				visibleHeight: content.clientHeight,
 			};
 		});
-		return { zoom, nodes, stickies };
+		return { zoom, nodes, stickies, edges };
 	});
 }
 
@@ -365,13 +427,60 @@ const overlap = (a, b, eps = 0.5) =>
 const fmt = (r) =>
 	`[${Math.round(r.x)}, ${Math.round(r.y)}, ${Math.round(r.w)}×${Math.round(r.h)}]`;
 
+const inside = ([x, y], r, eps) =>
+	x > r.x + eps && x < r.x + r.w - eps && y > r.y + eps && y < r.y + r.h - eps;
+
 /**
- * Overlaps a person sees on the measured canvas, as sentences: node bodies, the names under them
- * and their handle labels against every other node's, and against sticky notes; stickies against
- * each other; sticky text cut off by its note.
+ * Where a connection runs through something drawn: another node's body (its own source and target
+ * excepted; `node`), or any node's name or handle label but the one it starts or ends at, on which
+ * n8n draws the line itself (`text`). A line within 4 units of a body's border reads as running
+ * along it, not through it.
  */
-function canvasProblems({ nodes, stickies }) {
+function edgeCrossings({ nodes, edges = [] }) {
 	const found = [];
+	for (const e of edges) {
+		const hits = new Map();
+		for (const n of nodes) {
+			const own = n.name === e.source || n.name === e.target;
+			const parts = [
+				...(own ? [] : [{ kind: 'node', what: 'node', r: n.box, eps: 4 }]),
+				...(n.label
+					? [{ kind: 'text', what: `name "${n.label.text.replace(/\n/g, ' / ')}"`, r: n.label }]
+					: []),
+				...n.handleLabels
+					.filter(
+						(h) =>
+							!(n.name === e.source && h.handle === e.sourceHandle) &&
+							!(n.name === e.target && h.handle === e.targetHandle),
+					)
+					.map((h) => ({ kind: 'text', what: `handle label "${h.text}"`, r: h })),
+			];
+			for (const part of parts) {
+				const key = `"${n.name}" ${part.what}`;
+				const at = e.points.find((p) => inside(p, part.r, part.eps ?? 1));
+				if (at && !hits.has(key)) hits.set(key, { kind: part.kind, at });
+			}
+		}
+		for (const [what, { kind, at }] of hits)
+			found.push({
+				kind,
+				text: `the connection "${e.source}" → "${e.target}" runs through ${what} at [${Math.round(at[0])}, ${Math.round(at[1])}]`,
+			});
+	}
+	return found;
+}
+
+/**
+ * What reads badly on the measured canvas, as sentences: node bodies, the names under them and
+ * their handle labels overlapping every other node's, and sticky notes; stickies overlapping each
+ * other; sticky text cut off by its note; a handle label n8n cut off with an ellipsis; a connection
+ * running through another node. (Lines across names and labels: edgeCrossings, kind 'text'.)
+ */
+function canvasProblems({ nodes, stickies, edges = [] }) {
+	const found = [];
+	for (const n of nodes)
+		for (const h of n.handleLabels)
+			if (h.cut) found.push(`"${n.name}" handle label "${h.text}" is cut off (ellipsis)`);
 	const parts = (n) => [
 		{ what: 'node', r: n.box },
 		...(n.label ? [{ what: `name "${n.label.text.replace(/\n/g, ' / ')}"`, r: n.label }] : []),
@@ -402,6 +511,7 @@ function canvasProblems({ nodes, stickies }) {
 				`sticky "${stickies[i].name}" cuts its text off (${stickies[i].textHeight} px of text in ${stickies[i].visibleHeight} px)`,
 			);
 	}
+	for (const c of edgeCrossings({ nodes, edges })) if (c.kind === 'node') found.push(c.text);
 	return found;
 }
 
@@ -509,8 +619,15 @@ async function canvasScreenshot(page, { path, maxBytes = 200_000, margin = 24 } 
 		])
 			for (const el of document.querySelectorAll(`[data-test-id="${id}"]`))
 				hide(id === 'radio-button-workflow' ? el.parentElement : el);
-		// the Execute workflow button and its trigger menu sit in one group
-		hide(document.querySelector('[data-test-id="execute-workflow-button"]')?.parentElement);
+		// the Execute workflow button sits in a tooltip wrapper inside a group with its trigger menu
+		// (a workflow with several triggers): hide the largest small box around the button
+		let run = document.querySelector('[data-test-id="execute-workflow-button"]');
+		for (let up = run?.parentElement; up; up = up.parentElement) {
+			const r = up.getBoundingClientRect();
+			if (r.width > 600 || r.height > 120) break;
+			run = up;
+		}
+		hide(run);
 		const wrapper = document
 			.querySelector('[data-test-id="canvas-wrapper"]')
 			.getBoundingClientRect();
@@ -600,6 +717,7 @@ module.exports = {
 	openNodeCreator,
 	searchNodes,
 	addFromSearch,
+	selectParameterOption,
 	panelProblems,
 	closePanel,
 	closeOverlays,
@@ -608,6 +726,7 @@ module.exports = {
 	zoomToFit,
 	measureCanvas,
 	canvasProblems,
+	edgeCrossings,
 	executeFromTrigger,
 	openNode,
 	edgeCounts,

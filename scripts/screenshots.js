@@ -81,9 +81,12 @@ async function main() {
 			const png = await editor.canvasScreenshot(page, { path });
 			const problems = editor.canvasProblems(canvas);
 			process.stdout.write(
-				`${path} ${png.length} bytes; ${problems.length} overlaps\n${JSON.stringify(sizes(canvas))}\n`,
+				`${path} ${png.length} bytes; ${problems.length} problems\n${JSON.stringify(sizes(canvas))}\n`,
 			);
 			for (const p of problems) process.stdout.write(`  ${p}\n`);
+			// lines across names and labels: not failures, but what a person reading the PNG notices
+			for (const c of editor.edgeCrossings(canvas))
+				if (c.kind === 'text') process.stdout.write(`  (line across text) ${c.text}\n`);
 		}
 		const sample = samples.find((s) => s.file === PANEL.file);
 		await editor.openWorkflow(page, n8n.url, sample.id);

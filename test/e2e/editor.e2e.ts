@@ -22,13 +22,33 @@ jest.retryTimes(1, { logErrorsBeforeRetry: true });
 // its npm tarball: the nodes found and added through the node creator, their panels, the sample
 // workflows' canvases, a run of the fallback drill from the editor and the credential dialog.
 
-/** Every node by its name and two words a user may search for instead. */
-const NODES = [
+/**
+ * Every node by its name and two words a user may search for instead; `action`: what a user picks
+ * when the node lists actions.
+ */
+const NODES: Array<{ name: string; aliases: string[]; action?: string }> = [
 	{ name: 'AI Call', aliases: ['LLM', 'OpenAI'] },
 	{ name: 'Freshness Check', aliases: ['stale', 'freshness'] },
 	{ name: 'Completeness Check', aliases: ['validate', 'required fields'] },
 	{ name: 'Idempotency Guard', aliases: ['dedupe', 'webhook duplicate'] },
 	{ name: 'Fallback Router', aliases: ['fallback', 'degraded'] },
+	{ name: 'Job Queue', aliases: ['background job', 'async job'], action: 'Submit a job' },
+	{ name: 'Queue Depth Check', aliases: ['backlog', 'queue length'] },
+];
+/** The package's nodes by folder (dist/nodes/QueueDepthCheck → "queuedepthcheck"), for the guard below. */
+const SHIPPED = (
+	JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as {
+		n8n: { nodes: string[] };
+	}
+).n8n.nodes.map((path) => path.split('/')[2].toLowerCase());
+/** The Job Queue's operations as the panel lists them, and their outputs (OUTPUTS in its source). */
+const JOB_QUEUE_OUTPUTS: Array<[string, string[]]> = [
+	['Submit', ['New', 'Existing', 'Invalid']],
+	['Claim Due Jobs', ['Run', 'Deliver', 'To a Person']],
+	['Complete', ['Recorded', 'Not Recorded']],
+	['Retry Later', ['Queued', 'Not Queued']],
+	['Acknowledge', ['Acknowledged', 'Not Acknowledged']],
+	['Get', ['Found', 'Not Found']],
 ];
 const KEY = 'sk-e2e-key-0042';
 const WORKFLOWS = join(__dirname, '../../workflows');
@@ -93,6 +113,12 @@ printLogsOnFailure(() => n8n);
 const page = () => browser.page;
 
 describe('the nodes in the node creator', () => {
+	it('covers every node the package ships', () => {
+		expect(NODES.map((n) => n.name.replace(/ /g, '').toLowerCase()).sort()).toEqual(
+			[...SHIPPED].sort(),
+		);
+	});
+
 	it.each(NODES)('finds $name by its name and by $aliases', async ({ name, aliases }) => {
 		await editor.newWorkflowWithTrigger(page(), n8n.url);
 		expect(await editor.openNodeCreator(page(), 'plus')).toBe('What happens next?');
@@ -103,21 +129,65 @@ describe('the nodes in the node creator', () => {
 	});
 
 	it.each(NODES)(
-		'adds $name from the search; its panel and its canvas node show no issue and no "undefined"',
-		async ({ name }) => {
+		'adds $name from the search; its panel and its canvas node show no issue, no "undefined", no label cut off',
+		async ({ name, action }) => {
 			await editor.newWorkflowWithTrigger(page(), n8n.url);
 			expect(await editor.openNodeCreator(page(), 'key')).toBe('What happens next?');
 			expect(await editor.searchNodes(page(), name)).toContain(name);
-			await editor.addFromSearch(page(), name);
+			await editor.addFromSearch(page(), name, { action });
 			expect(await editor.panelProblems(page())).toEqual({ issues: [], undefinedText: [] });
 			await editor.closePanel(page());
 			const onCanvas = await editor.canvasNodeProblems(page(), name);
-			expect({ issues: onCanvas.issues, undefinedText: onCanvas.undefinedText }).toEqual({
-				issues: [],
-				undefinedText: [],
-			});
+			const node = (await editor.measureCanvas(page())).nodes.find((n) => n.name === name);
+			expect({
+				issues: onCanvas.issues,
+				undefinedText: onCanvas.undefinedText,
+				labelsCutOff: node?.handleLabels.filter((h) => h.cut).map((h) => h.text),
+			}).toEqual({ issues: [], undefinedText: [], labelsCutOff: [] });
 		},
 	);
+});
+
+describe('a fresh Job Queue', () => {
+	it('shows the outputs of each operation on the canvas, whole, and no issue', async () => {
+		await editor.newWorkflowWithTrigger(page(), n8n.url);
+		await editor.openNodeCreator(page(), 'plus');
+		await editor.searchNodes(page(), 'Job Queue');
+		await editor.addFromSearch(page(), 'Job Queue', { action: 'Submit a job' });
+		const seen: Record<string, unknown> = {};
+		for (const [operation] of JOB_QUEUE_OUTPUTS) {
+			if (!(await page().getByTestId('ndv').isVisible()))
+				await editor.openNode(page(), 'Job Queue');
+			const field = await editor.selectParameterOption(page(), 'operation', operation);
+			const panel = await editor.panelProblems(page());
+			await editor.closePanel(page());
+			const node = (await editor.measureCanvas(page())).nodes.find((n) => n.name === 'Job Queue');
+			const outputs = node?.handleLabels.filter((h) => h.handle.startsWith('outputs/')) ?? [];
+			const { issues, undefinedText } = await editor.canvasNodeProblems(page(), 'Job Queue');
+			seen[operation] = {
+				field,
+				subtitle: node?.label?.text.split('\n')[1],
+				outputs: outputs.map((h) => h.text),
+				cutOff: outputs.filter((h) => h.cut).map((h) => h.text),
+				problems: { panel, canvas: { issues, undefinedText } },
+			};
+		}
+		const none = { issues: [], undefinedText: [] };
+		expect(seen).toEqual(
+			Object.fromEntries(
+				JOB_QUEUE_OUTPUTS.map(([operation, outputs]) => [
+					operation,
+					{
+						field: operation,
+						subtitle: `${operation} · ai-jobs`,
+						outputs,
+						cutOff: [],
+						problems: { panel: none, canvas: none },
+					},
+				]),
+			),
+		);
+	});
 });
 
 describe('the sample workflows on the canvas', () => {
@@ -130,7 +200,7 @@ describe('the sample workflows on the canvas', () => {
 	};
 
 	it.each(SAMPLE_FILES)(
-		'%s: no node, name, handle label or sticky note overlaps another',
+		'%s: no node, name, handle label or sticky note overlaps another, no label is cut off, no connection runs through a node',
 		async (file) => {
 			const canvas = await opened(file);
 			const json = sampleJson(file);
