@@ -50,6 +50,9 @@ interface RateState {
 	tokens: number;
 }
 
+/** Per process and limit: the reservation in progress, which the next caller waits for. */
+const turns = new Map<string, Promise<void>>();
+
 const RATE_KEY = 'rate';
 const COOLDOWN_KEY = 'cooldown';
 const CAS_TRIES = 50;
@@ -142,8 +145,33 @@ export class SharedLimit {
 		await this.store.set(this.namespace, COOLDOWN_KEY, { until }, retryAfterMs);
 	}
 
-	/** Reserves the earliest start both rates allow, if it is before the deadline. */
+	/**
+	 * Reserves the earliest start both rates allow, if it is before the deadline. The callers of
+	 * one process take turns (they would only lose compare-and-sets to each other), so only other
+	 * processes contend for the record.
+	 */
 	private async reserve(
+		tokens: number,
+		deadline: number,
+	): Promise<{ at: number } | { refusedUntil: number; what: string }> {
+		const key = `${this.store.label}\u0000${this.namespace}`;
+		const previous = turns.get(key) ?? Promise.resolve();
+		const mine = previous.then(
+			() => this.reserveNow(tokens, deadline),
+			() => this.reserveNow(tokens, deadline),
+		);
+		const settled = mine.then(
+			() => undefined,
+			() => undefined,
+		);
+		turns.set(key, settled);
+		void settled.then(() => {
+			if (turns.get(key) === settled) turns.delete(key);
+		});
+		return await mine;
+	}
+
+	private async reserveNow(
 		tokens: number,
 		deadline: number,
 	): Promise<{ at: number } | { refusedUntil: number; what: string }> {
@@ -175,6 +203,8 @@ export class SharedLimit {
 				record?.version ?? 0,
 			);
 			if (written) return { at };
+			// lost to another process: step aside a little, more each time
+			await sleep(this.random() * Math.min(50, 2 ** i));
 		}
 		throw new Error(`shared limit "${this.settings.name}": too many writers at once, try again`);
 	}
@@ -193,6 +223,7 @@ export class SharedLimit {
 				record.version,
 			);
 			if (written) return;
+			await sleep(this.random() * Math.min(50, 2 ** i));
 		}
 	}
 
