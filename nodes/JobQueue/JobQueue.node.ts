@@ -33,9 +33,9 @@ type Operation = 'submit' | 'claimDue' | 'complete' | 'retryLater' | 'acknowledg
 const OUTPUTS: Record<Operation, string[]> = {
 	submit: ['New', 'Existing', 'Invalid'],
 	claimDue: ['Run', 'Deliver', 'To a Person'],
-	complete: ['Recorded', 'Not Recorded'],
+	complete: ['Recorded', 'Unrecorded'],
 	retryLater: ['Queued', 'Not Queued'],
-	acknowledge: ['Acknowledged', 'Not Acknowledged'],
+	acknowledge: ['Confirmed', 'Unconfirmed'],
 	get: ['Found', 'Not Found'],
 };
 const SWEEP_OUTPUT = { run: 0, deliver: 1, person: 2 } as const;

@@ -16,7 +16,7 @@ export const properties: INodeProperties[] = [
 				name: 'Acknowledge',
 				value: 'acknowledge',
 				description: 'Confirm the outcome was delivered (e.g. the callback was sent)',
-				action: 'Acknowledge a job s delivery',
+				action: 'Acknowledge a delivery',
 			},
 			{
 				name: 'Claim Due Jobs',

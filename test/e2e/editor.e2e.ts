@@ -45,9 +45,9 @@ const SHIPPED = (
 const JOB_QUEUE_OUTPUTS: Array<[string, string[]]> = [
 	['Submit', ['New', 'Existing', 'Invalid']],
 	['Claim Due Jobs', ['Run', 'Deliver', 'To a Person']],
-	['Complete', ['Recorded', 'Not Recorded']],
+	['Complete', ['Recorded', 'Unrecorded']],
 	['Retry Later', ['Queued', 'Not Queued']],
-	['Acknowledge', ['Acknowledged', 'Not Acknowledged']],
+	['Acknowledge', ['Confirmed', 'Unconfirmed']],
 	['Get', ['Found', 'Not Found']],
 ];
 const KEY = 'sk-e2e-key-0042';

@@ -313,7 +313,7 @@ function checkItem(
 			return `job.status is ${show(own(job, 'status'))}`;
 		if (operation === 'get' && own(job, 'status') !== 'not_found')
 			return `job.status is ${show(own(job, 'status'))}`;
-		// Not Recorded, Not Queued, Not Acknowledged: the job as it is, when there is one
+		// Unrecorded, Not Queued, Unconfirmed: the job as it is, when there is one
 		if (/^the (job|outcome) /.test(reason)) return jobViewProblem(job, c, input);
 		return undefined;
 	}

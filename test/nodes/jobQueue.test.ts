@@ -84,7 +84,7 @@ describe('Job Queue node', () => {
 		expect(ack.out[0][0].json.job).toMatchObject({ delivery: 'delivered' });
 	});
 
-	it('sends an outcome an item computes wrongly to Not Recorded, naming the field', async () => {
+	it('sends an outcome an item computes wrongly to Unrecorded, naming the field', async () => {
 		const queue = newQueue();
 		await run({ operation: 'submit', queue, jobId: 'j', data: '={{ $json }}' }, [{}]);
 		const { out } = await run(
