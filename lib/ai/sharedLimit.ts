@@ -53,6 +53,13 @@ interface RateState {
 /** Per process and limit: the reservation in progress, which the next caller waits for. */
 const turns = new Map<string, Promise<void>>();
 
+/**
+ * A minute's allowance is spread over 61 s: between our reservation and the request reaching the
+ * provider lie a slot claim, the network and an event loop, and a second of such jitter must not
+ * put more than the limit into any minute the provider counts (measured: 603 of 600 without it).
+ */
+const PACE_MS = 61_000;
+
 const RATE_KEY = 'rate';
 const COOLDOWN_KEY = 'cooldown';
 const CAS_TRIES = 50;
@@ -193,8 +200,8 @@ export class SharedLimit {
 							: `its ${tpm} tokens per minute are`,
 				};
 			const next: RateState = {
-				requests: rpm > 0 ? at + 60_000 / rpm : 0,
-				tokens: tpm > 0 ? at + (tokens * 60_000) / tpm : 0,
+				requests: rpm > 0 ? at + PACE_MS / rpm : 0,
+				tokens: tpm > 0 ? at + (tokens * PACE_MS) / tpm : 0,
 			};
 			const written = await this.store.putRecord(
 				this.namespace,
@@ -215,7 +222,7 @@ export class SharedLimit {
 		for (let i = 0; i < CAS_TRIES; i++) {
 			const record = await this.store.getRecord<RateState>(this.namespace, RATE_KEY);
 			if (!record) return;
-			const next = { ...record.value, tokens: record.value.tokens + (deltaTokens * 60_000) / tpm };
+			const next = { ...record.value, tokens: record.value.tokens + (deltaTokens * PACE_MS) / tpm };
 			const written = await this.store.putRecord(
 				this.namespace,
 				RATE_KEY,
