@@ -327,6 +327,8 @@ export class AiCall implements INodeType {
 										signal,
 									);
 								} catch (error) {
+									// an AiCallError for callAi's loop (the item goes to Failed), or the cancellation: not a node error
+									// eslint-disable-next-line @n8n/community-nodes/require-node-api-error
 									if (error instanceof LimitRefusal || signal?.aborted) throw error;
 									warn('AI Call: shared limit skipped, the store failed', {
 										...logMeta(i),
