@@ -184,54 +184,67 @@ export class SharedLimit {
 	): Promise<{ at: number } | { refusedUntil: number; what: string }> {
 		const { requestsPerMinute: rpm, tokensPerMinute: tpm } = this.settings;
 		if (!(rpm > 0) && !(tpm > 0)) return { at: this.now() };
-		for (let i = 0; i < CAS_TRIES; i++) {
+		let refused: { refusedUntil: number; what: string } | undefined;
+		let at = 0;
+		const written = await this.updateRate((state) => {
 			const now = this.now();
-			const record = await this.store.getRecord<RateState>(this.namespace, RATE_KEY);
-			const state = record?.value ?? { requests: 0, tokens: 0 };
 			const byRequests = rpm > 0 ? Math.max(state.requests, now) : now;
 			const byTokens = tpm > 0 ? Math.max(state.tokens, now) : now;
-			const at = Math.max(byRequests, byTokens);
-			if (at > deadline)
-				return {
+			at = Math.max(byRequests, byTokens);
+			if (at > deadline) {
+				refused = {
 					refusedUntil: at,
 					what:
 						byRequests >= byTokens
 							? `its ${rpm} requests per minute are`
 							: `its ${tpm} tokens per minute are`,
 				};
-			const next: RateState = {
+				return undefined;
+			}
+			return {
 				requests: rpm > 0 ? at + PACE_MS / rpm : 0,
 				tokens: tpm > 0 ? at + (tokens * PACE_MS) / tpm : 0,
 			};
+		}, true);
+		if (refused) return refused;
+		if (!written)
+			throw new Error(`shared limit "${this.settings.name}": too many writers at once, try again`);
+		return { at };
+	}
+
+	/** Moves the token rate by what the estimate missed (negative: gives back what was not used). */
+	private async settle(deltaTokens: number): Promise<void> {
+		const { tokensPerMinute: tpm } = this.settings;
+		await this.updateRate(
+			(state) => ({ ...state, tokens: state.tokens + (deltaTokens * PACE_MS) / tpm }),
+			false,
+		);
+	}
+
+	/**
+	 * Read, decide, compare-and-set the rate record; a lost write steps aside a little (more each
+	 * time) and tries again. `decide` returning undefined ends it without a write. Without `create`,
+	 * an absent record is left absent. True when written.
+	 */
+	private async updateRate(
+		decide: (state: RateState) => RateState | undefined,
+		create: boolean,
+	): Promise<boolean> {
+		for (let i = 0; i < CAS_TRIES; i++) {
+			const record = await this.store.getRecord<RateState>(this.namespace, RATE_KEY);
+			if (!record && !create) return false;
+			const next = decide(record?.value ?? { requests: 0, tokens: 0 });
+			if (!next) return false;
 			const written = await this.store.putRecord(
 				this.namespace,
 				RATE_KEY,
 				{ value: next, dueAt: null, tag: 'rate', ttlMs: STATE_TTL_MS },
 				record?.version ?? 0,
 			);
-			if (written) return { at };
-			// lost to another process: step aside a little, more each time
+			if (written) return true;
 			await sleep(this.random() * Math.min(50, 2 ** i));
 		}
-		throw new Error(`shared limit "${this.settings.name}": too many writers at once, try again`);
-	}
-
-	/** Moves the token rate by what the estimate missed (negative: gives back what was not used). */
-	private async settle(deltaTokens: number): Promise<void> {
-		const { tokensPerMinute: tpm } = this.settings;
-		for (let i = 0; i < CAS_TRIES; i++) {
-			const record = await this.store.getRecord<RateState>(this.namespace, RATE_KEY);
-			if (!record) return;
-			const next = { ...record.value, tokens: record.value.tokens + (deltaTokens * PACE_MS) / tpm };
-			const written = await this.store.putRecord(
-				this.namespace,
-				RATE_KEY,
-				{ value: next, dueAt: null, tag: 'rate', ttlMs: STATE_TTL_MS },
-				record.version,
-			);
-			if (written) return;
-			await sleep(this.random() * Math.min(50, 2 ** i));
-		}
+		return false;
 	}
 
 	/** One free slot of the in-flight limit, tried from a random start so waiters spread. */
