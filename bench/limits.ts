@@ -127,7 +127,9 @@ async function dropPostgres() {
 	const client = new Client(POSTGRES);
 	await client.connect();
 	try {
-		await client.query(`DROP TABLE IF EXISTS ${runId}, ${runId}_records`);
+		await client.query(
+			`DROP TABLE IF EXISTS ${runId}, ${runId}_records, ${runId}_counters, ${runId}_events`,
+		);
 	} finally {
 		await client.end();
 	}

@@ -131,7 +131,13 @@ const backends: Backend[] = [
 			pg(async (c) =>
 				Number((await c.query('SELECT pg_total_relation_size($1) AS size', [runId])).rows[0].size),
 			),
-		cleanup: () => pg(async (c) => void (await c.query(`DROP TABLE IF EXISTS "${runId}"`))),
+		cleanup: () =>
+			pg(
+				async (c) =>
+					void (await c.query(
+						`DROP TABLE IF EXISTS "${runId}", "${runId}_records", "${runId}_counters", "${runId}_events"`,
+					)),
+			),
 	},
 ];
 

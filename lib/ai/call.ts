@@ -6,7 +6,8 @@
 import type { Provider } from '../provider';
 import { fullJitter, sleep, type BackoffOptions } from '../backoff';
 import type { CallLimiter } from '../limit';
-import { estimateTokens, LimitRefusal, type Admission } from './sharedLimit';
+import type { AttemptContext, Entry } from './policy';
+import { estimateTokens } from './sharedLimit';
 import { AiCallError, classifyThrown, retryAfterMs, type FailureClass } from './failure';
 import {
 	buildRequest,
@@ -61,17 +62,12 @@ export interface CallPolicy {
 	maxRetries: number;
 	backoff: BackoffOptions;
 	limiter: CallLimiter;
-	/** Checked right before every attempt is sent: an error here (budget spent, breaker open) ends the call without it. */
-	beforeAttempt?: (target: Target) => AiCallError | undefined | Promise<AiCallError | undefined>;
-	/** Every attempt's outcome (for the circuit breaker): no error, or the attempt's error. */
-	afterAttempt?: (target: Target, error?: AiCallError) => void | Promise<void>;
 	/**
-	 * Waits for room in a shared limit before the attempt (after beforeAttempt); throws a
-	 * LimitRefusal when there is none in time. The admission is released when the attempt settled.
+	 * Right before every attempt, inside its limiter slot: an AiCallError refuses it (nothing is
+	 * sent, no retry, the fallbacks may take over); otherwise the entry's release is called once the
+	 * attempt settled, with its error or its tokens (the handler composes the policies into this).
 	 */
-	admit?: (target: Target, estimatedTokens: number) => Promise<Admission | undefined>;
-	/** Tokens of every answer, as it arrives (budgets must see spend before the next call starts). */
-	onUsage?: (model: string, inputTokens: number, outputTokens: number) => void;
+	enter?: (attempt: AttemptContext) => Promise<Entry>;
 	/** Validates parsed JSON output; returns what is wrong, or undefined. */
 	validate?: (value: unknown) => string | undefined;
 	onRetry?: (retry: RetryRecord) => void;
@@ -95,6 +91,13 @@ interface Common {
 export type CallOutcome =
 	| (Common & { ok: true; answer: AiAnswer; json?: unknown })
 	| (Common & { ok: false; error: AiCallError });
+
+/** An attempt the caller's `enter` refused: carries its error through the retry loop. */
+class Refusal extends Error {
+	constructor(readonly error: AiCallError) {
+		super(error.message);
+	}
+}
 
 /** Deeper JSON than this is refused: n8n copies and saves items recursively and would overflow its stack. */
 export const MAX_JSON_DEPTH = 100;
@@ -171,20 +174,32 @@ export async function callAi(
 	const exchange = async (t: Target, messages: ChatMessage[]): Promise<AiAnswer> => {
 		const { path, body } = buildRequest(t.provider, { ...request, model: t.model, messages });
 		return policy.limiter.run(async () => {
-			const refused = await policy.beforeAttempt?.(t);
-			if (refused) throw refused;
-			const admission = await policy.admit?.(
-				t,
-				estimateTokens(messages, request.maxTokens ?? 1024),
-			);
+			const maxOutputTokens = request.maxTokens ?? 1024;
+			const estimatedTokens = estimateTokens(messages, maxOutputTokens);
+			const entry = await policy.enter?.({
+				target: t,
+				attempt: attempts + 1,
+				estimatedTokens,
+				estimatedInputTokens: estimatedTokens - maxOutputTokens,
+				maxOutputTokens,
+			});
+			if (entry instanceof AiCallError) throw new Refusal(entry);
 			let answer: AiAnswer;
 			try {
 				answer = await send(t, path, body);
 			} catch (error) {
-				await admission?.release({ error: error instanceof AiCallError ? error : undefined });
+				// not an AiCallError: the execution was cancelled (send classifies everything else)
+				await entry?.release?.(
+					error instanceof AiCallError
+						? { error, inputTokens: 0, outputTokens: 0 }
+						: { cancelled: true, inputTokens: 0, outputTokens: 0 },
+				);
 				throw error;
 			}
-			await admission?.release({ usedTokens: answer.inputTokens + answer.outputTokens });
+			await entry?.release?.({
+				inputTokens: answer.inputTokens,
+				outputTokens: answer.outputTokens,
+			});
 			return answer;
 		});
 	};
@@ -242,18 +257,14 @@ export async function callAi(
 			);
 		} catch (error) {
 			if (policy.signal?.aborted) throw error; // the execution was cancelled: not an AI failure
-			const failure = abort.signal.aborted
+			throw abort.signal.aborted
 				? timedOut
 				: error instanceof AiCallError
 					? error
 					: classifyThrown(error, `${t.baseUrl}${path}`);
-			await policy.afterAttempt?.(t, failure);
-			throw failure;
 		}
-		await policy.afterAttempt?.(t);
 		inputTokens += answer.inputTokens;
 		outputTokens += answer.outputTokens;
-		policy.onUsage?.(t.model, answer.inputTokens, answer.outputTokens);
 		return answer;
 	};
 
@@ -270,17 +281,20 @@ export async function callAi(
 				);
 				return fail(lastError);
 			}
+			let refused = false;
 			try {
 				const answer = await exchange(t, request.messages);
 				if (request.responseFormat === 'text') return { ok: true, answer, ...common() };
 				return await withValidJson(t, answer);
 			} catch (error) {
-				if (!(error instanceof AiCallError)) throw error;
-				lastError = error;
+				refused = error instanceof Refusal;
+				const failure = error instanceof Refusal ? error.error : error;
+				if (!(failure instanceof AiCallError)) throw failure;
+				lastError = failure;
 			}
-			// our own limit already waited as long as allowed: the caller (or the Router) retries later
-			if (!lastError.retryable || lastError instanceof LimitRefusal || retry >= policy.maxRetries)
-				break;
+			// A refusal (our own shared limit already waited as long as allowed, a budget, an open
+			// breaker) would only say no again at once: the caller (or the Router) retries later.
+			if (!lastError.retryable || refused || retry >= policy.maxRetries) break;
 			const asked = lastError.retryAfterMs;
 			// A service that asks for a longer wait than we allow gets reported (retryAfterMs), not hammered.
 			if (asked !== undefined && asked > policy.backoff.maxMs) break;

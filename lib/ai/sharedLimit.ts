@@ -12,6 +12,7 @@
  */
 import { sleep } from '../backoff';
 import type { StateStore } from '../stores/types';
+import { RecordContention, updateRecord } from '../stores/update';
 import { AiCallError } from './failure';
 
 export interface SharedLimitSettings {
@@ -50,9 +51,6 @@ interface RateState {
 	tokens: number;
 }
 
-/** Per process and limit: the reservation in progress, which the next caller waits for. */
-const turns = new Map<string, Promise<void>>();
-
 /**
  * A minute's allowance is spread over 61 s: between our reservation and the request reaching the
  * provider lie a slot claim, the network and an event loop, and a second of such jitter must not
@@ -62,7 +60,6 @@ const PACE_MS = 61_000;
 
 const RATE_KEY = 'rate';
 const COOLDOWN_KEY = 'cooldown';
-const CAS_TRIES = 50;
 /** Kept this long after the last call: long enough to pace, short enough to leave nothing behind. */
 const STATE_TTL_MS = 3_600_000;
 
@@ -154,31 +151,9 @@ export class SharedLimit {
 
 	/**
 	 * Reserves the earliest start both rates allow, if it is before the deadline. The callers of
-	 * one process take turns (they would only lose compare-and-sets to each other), so only other
-	 * processes contend for the record.
+	 * one process take turns on the record (updateRecord), so only other processes contend for it.
 	 */
 	private async reserve(
-		tokens: number,
-		deadline: number,
-	): Promise<{ at: number } | { refusedUntil: number; what: string }> {
-		const key = `${this.store.label}\u0000${this.namespace}`;
-		const previous = turns.get(key) ?? Promise.resolve();
-		const mine = previous.then(
-			() => this.reserveNow(tokens, deadline),
-			() => this.reserveNow(tokens, deadline),
-		);
-		const settled = mine.then(
-			() => undefined,
-			() => undefined,
-		);
-		turns.set(key, settled);
-		void settled.then(() => {
-			if (turns.get(key) === settled) turns.delete(key);
-		});
-		return await mine;
-	}
-
-	private async reserveNow(
 		tokens: number,
 		deadline: number,
 	): Promise<{ at: number } | { refusedUntil: number; what: string }> {
@@ -186,7 +161,7 @@ export class SharedLimit {
 		if (!(rpm > 0) && !(tpm > 0)) return { at: this.now() };
 		let refused: { refusedUntil: number; what: string } | undefined;
 		let at = 0;
-		const written = await this.updateRate((state) => {
+		const written = await this.updateRate(true, true, (state) => {
 			const now = this.now();
 			const byRequests = rpm > 0 ? Math.max(state.requests, now) : now;
 			const byTokens = tpm > 0 ? Math.max(state.tokens, now) : now;
@@ -205,7 +180,7 @@ export class SharedLimit {
 				requests: rpm > 0 ? at + PACE_MS / rpm : 0,
 				tokens: tpm > 0 ? at + (tokens * PACE_MS) / tpm : 0,
 			};
-		}, true);
+		});
 		if (refused) return refused;
 		if (!written)
 			throw new Error(`shared limit "${this.settings.name}": too many writers at once, try again`);
@@ -215,36 +190,40 @@ export class SharedLimit {
 	/** Moves the token rate by what the estimate missed (negative: gives back what was not used). */
 	private async settle(deltaTokens: number): Promise<void> {
 		const { tokensPerMinute: tpm } = this.settings;
-		await this.updateRate(
-			(state) => ({ ...state, tokens: state.tokens + (deltaTokens * PACE_MS) / tpm }),
-			false,
-		);
+		await this.updateRate(false, false, (state) => ({
+			...state,
+			tokens: state.tokens + (deltaTokens * PACE_MS) / tpm,
+		}));
 	}
 
 	/**
-	 * Read, decide, compare-and-set the rate record; a lost write steps aside a little (more each
-	 * time) and tries again. `decide` returning undefined ends it without a write. Without `create`,
-	 * an absent record is left absent. True when written.
+	 * Read, decide, compare-and-set the rate record (updateRecord). `decide` returning undefined
+	 * ends it without a write. Without `create`, an absent record is left absent. True when
+	 * written; false too when every try lost to other writers. Reservations take turns within the
+	 * process; settling does not wait for them.
 	 */
 	private async updateRate(
-		decide: (state: RateState) => RateState | undefined,
 		create: boolean,
+		takeTurns: boolean,
+		decide: (state: RateState) => RateState | undefined,
 	): Promise<boolean> {
-		for (let i = 0; i < CAS_TRIES; i++) {
-			const record = await this.store.getRecord<RateState>(this.namespace, RATE_KEY);
-			if (!record && !create) return false;
-			const next = decide(record?.value ?? { requests: 0, tokens: 0 });
-			if (!next) return false;
-			const written = await this.store.putRecord(
+		try {
+			const written = await updateRecord<RateState>(
+				this.store,
 				this.namespace,
 				RATE_KEY,
-				{ value: next, dueAt: null, tag: 'rate', ttlMs: STATE_TTL_MS },
-				record?.version ?? 0,
+				(value) => {
+					if (!value && !create) return undefined;
+					const next = decide(value ?? { requests: 0, tokens: 0 });
+					return next && { value: next, tag: 'rate', ttlMs: STATE_TTL_MS };
+				},
+				{ takeTurns, random: this.random, what: `shared limit "${this.settings.name}"` },
 			);
-			if (written) return true;
-			await sleep(this.random() * Math.min(50, 2 ** i));
+			return written !== undefined;
+		} catch (error) {
+			if (error instanceof RecordContention) return false;
+			throw error;
 		}
-		return false;
 	}
 
 	/** One free slot of the in-flight limit, tried from a random start so waiters spread. */

@@ -1,7 +1,15 @@
 /** What the backends share: errors, tokens, JSON encoding and the claim decision. */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 
-import type { ClaimOutcome, ClaimRecord, RecordWrite, StoredRecord } from './types';
+import type {
+	ClaimOutcome,
+	ClaimRecord,
+	CounterAdd,
+	CounterRow,
+	RecordWrite,
+	StoredEvent,
+	StoredRecord,
+} from './types';
 
 /**
  * The backend failed or could not be reached. The message starts with the store's label and never
@@ -194,4 +202,154 @@ export const toStoredRecord = <T>(key: string, row: RecordRow): StoredRecord<T> 
 	dueAt: row.dueAt,
 	tag: row.tag,
 	expiresAt: row.expiresAt,
+});
+
+/**
+ * A counter row as addCounters writes it: the batch's adds to one bucket and key, summed per field.
+ * The key is kept as JSON text (`keyJson`), which any JS string survives exactly in every backend
+ * (lone surrogates and NUL come back escaped), and named by a hash of that (`keyId`) where a
+ * backend indexes it, so a key of any length makes a short index entry.
+ */
+export interface CounterBatchRow {
+	bucket: number;
+	keyJson: string;
+	keyId: string;
+	/** bucket + ttl: the row reads as absent from then on. */
+	expiresAt: number;
+	fields: Array<[field: string, value: number]>;
+}
+
+/** Field names are the package's own short names; reserving the rest keeps backends free to add their own. */
+const FIELD_NAME = /^[a-z0-9_:]{1,64}$/;
+
+export const counterKeyId = (keyJson: string): string =>
+	createHash('sha256').update(keyJson).digest('base64url');
+
+function checkTime(name: string, value: number): void {
+	if (!Number.isSafeInteger(value))
+		throw new Error(`${name} must be whole epoch milliseconds, got ${String(value)}`);
+}
+
+/**
+ * Checks an addCounters batch before any I/O (mistakes are plain errors, not store errors) and
+ * returns its rows: values rounded, repeats of a bucket, key and field within the batch summed (a
+ * Postgres upsert may touch a row once per statement), rows whose bucket has already ended dropped,
+ * and sorted by bucket, key id and field so concurrent batches lock rows in one order (no deadlocks).
+ */
+export function counterBatch(adds: CounterAdd[], ttlMs: number, now: number): CounterBatchRow[] {
+	if (!Array.isArray(adds)) throw new Error('adds must be a list');
+	checkDuration('ttl', ttlMs);
+	const ttl = Math.ceil(ttlMs);
+	const rows = new Map<string, CounterBatchRow & { sums: Map<string, number> }>();
+	for (const add of adds) {
+		checkTime('bucket', add?.bucket);
+		if (typeof add.key !== 'string') throw new Error('a counter key must be text');
+		if (add.fields === null || typeof add.fields !== 'object')
+			throw new Error('counter fields must be an object of numbers');
+		const keyJson = JSON.stringify(add.key);
+		const id = `${add.bucket}:${keyJson}`;
+		let row = rows.get(id);
+		for (const [field, raw] of Object.entries(add.fields)) {
+			if (!FIELD_NAME.test(field))
+				throw new Error(`counter field "${field}" must be 1-64 of a-z, 0-9, _ and :`);
+			if (typeof raw !== 'number' || !Number.isFinite(raw))
+				throw new Error(`counter field "${field}" must be a finite number, got ${String(raw)}`);
+			if (!row) {
+				const { bucket } = add;
+				const expiresAt = endOf(bucket, ttl);
+				row = { bucket, keyJson, keyId: '', expiresAt, fields: [], sums: new Map() };
+				rows.set(id, row);
+			}
+			const sum = (row.sums.get(field) ?? 0) + Math.round(raw);
+			if (!Number.isSafeInteger(sum))
+				throw new Error(`counter field "${field}" is too large to add exactly`);
+			row.sums.set(field, sum);
+		}
+	}
+	const out: CounterBatchRow[] = [];
+	for (const { sums, ...row } of rows.values()) {
+		if (row.expiresAt <= now) continue;
+		row.keyId = counterKeyId(row.keyJson);
+		row.fields = [...sums].sort(([a], [b]) => compare(a, b));
+		out.push(row);
+	}
+	return out.sort((a, b) => a.bucket - b.bucket || compare(a.keyId, b.keyId));
+}
+
+/** Kept this long after `start`; an end past the exact integers is as good as never. */
+const endOf = (start: number, ttl: number): number =>
+	Math.min(start + ttl, Number.MAX_SAFE_INTEGER);
+
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Sums stored counter cells into rows per bucket and key (a backend that keeps one row per field
+ * returns each once; summing also covers one that does not). Field objects are built from entries,
+ * so a field named like an Object.prototype member is an own property.
+ */
+export function counterRows(
+	cells: Iterable<{ bucket: number; keyJson: string; field: string; value: number }>,
+): CounterRow[] {
+	const rows = new Map<string, { bucket: number; keyJson: string; sums: Map<string, number> }>();
+	for (const { bucket, keyJson, field, value } of cells) {
+		const id = `${bucket}:${keyJson}`;
+		let row = rows.get(id);
+		if (!row) rows.set(id, (row = { bucket, keyJson, sums: new Map() }));
+		row.sums.set(field, (row.sums.get(field) ?? 0) + value);
+	}
+	return [...rows.values()].map(({ bucket, keyJson, sums }) => ({
+		bucket,
+		key: JSON.parse(keyJson) as string,
+		fields: Object.fromEntries(sums),
+	}));
+}
+
+/**
+ * A read range [from, to) as whole milliseconds: buckets and times are integers, so rounding both
+ * ends up keeps exactly the same ones; infinities stand for "no bound". Undefined: nothing is in it.
+ */
+export function timeRange(from: number, to: number): [number, number] | undefined {
+	for (const [name, value] of [
+		['from', from],
+		['to', to],
+	] as const)
+		if (typeof value !== 'number' || Number.isNaN(value))
+			throw new Error(`${name} must be epoch milliseconds, got ${String(value)}`);
+	const clamp = (n: number) =>
+		Math.min(Math.max(Math.ceil(n), -Number.MAX_SAFE_INTEGER), Number.MAX_SAFE_INTEGER);
+	const range: [number, number] = [clamp(from), clamp(to)];
+	return range[0] < range[1] ? range : undefined;
+}
+
+/** An event as the backends hold it: the value as JSON text. */
+export interface EventRow {
+	at: number;
+	value: string | null;
+	expiresAt: number;
+}
+
+/** Checks an appendEvents batch before any I/O and returns its rows, in order, without those already ended. */
+export function eventBatch(events: StoredEvent[], ttlMs: number, now: number): EventRow[] {
+	if (!Array.isArray(events)) throw new Error('events must be a list');
+	checkDuration('ttl', ttlMs);
+	const ttl = Math.ceil(ttlMs);
+	const rows = events.map((event): EventRow => {
+		checkTime('at', event?.at);
+		return { at: event.at, value: toJson(event.value), expiresAt: endOf(event.at, ttl) };
+	});
+	return rows.filter((row) => row.expiresAt > now);
+}
+
+/** readEvents returns at most this many, whatever it is asked for: one bounded reply (page by `at`). */
+export const MAX_EVENTS = 10_000;
+
+export function checkEventLimit(limit: number): number {
+	if (typeof limit !== 'number' || !Number.isInteger(limit) || limit <= 0)
+		throw new Error(`limit must be a positive whole number, got ${String(limit)}`);
+	return Math.min(limit, MAX_EVENTS);
+}
+
+export const toEvent = <T>(at: number, value: string | null): StoredEvent<T> => ({
+	at,
+	value: fromJson(value) as T,
 });

@@ -1,8 +1,15 @@
 /** In-process store: for tests and single-process runs. Nothing survives a restart or is shared. */
 import {
+	PURGE_INTERVAL_MS,
 	checkDuration,
+	checkEventLimit,
 	checkLimit,
 	checkName,
+	counterBatch,
+	counterRows,
+	eventBatch,
+	timeRange,
+	toEvent,
 	decideClaim,
 	liveVersion,
 	newRecordRow,
@@ -13,6 +20,7 @@ import {
 	toJson,
 	toRecord,
 	type ClaimRow,
+	type EventRow,
 	type RecordRow,
 	type StoreClock,
 } from './common';
@@ -20,8 +28,11 @@ import type {
 	ClaimOptions,
 	ClaimOutcome,
 	ClaimRecord,
+	CounterAdd,
+	CounterRow,
 	RecordWrite,
 	StateStore,
+	StoredEvent,
 	StoredRecord,
 } from './types';
 
@@ -30,6 +41,19 @@ interface Expiring {
 }
 
 const SWEEP_EVERY = 10_000;
+
+interface CounterEntry extends Expiring {
+	bucket: number;
+	keyJson: string;
+	fields: Map<string, number>;
+}
+
+/** A namespace's counters (by bucket and key id) and events (sorted by time, then as appended). */
+interface Ledger {
+	counters: Map<string, CounterEntry>;
+	events: EventRow[];
+	nextPrune: number;
+}
 
 export class MemoryStore implements StateStore {
 	readonly kind = 'memory';
@@ -40,6 +64,7 @@ export class MemoryStore implements StateStore {
 	private readonly counters = new Map<string, Expiring & { count: number }>();
 	/** Per namespace, so a due sweep or a count looks at its own records only. */
 	private readonly records = new Map<string, Map<string, RecordRow>>();
+	private readonly ledgers = new Map<string, Ledger>();
 	private writes = 0;
 
 	constructor(options: StoreClock = {}) {
@@ -161,11 +186,92 @@ export class MemoryStore implements StateStore {
 		return Object.fromEntries(counts); // own properties, even for a tag named __proto__
 	}
 
+	async addCounters(namespace: string, adds: CounterAdd[], ttlMs: number): Promise<void> {
+		checkName('namespace', namespace);
+		const now = this.now();
+		const rows = counterBatch(adds, ttlMs, now);
+		if (!rows.length) return;
+		const ledger = this.ledger(namespace, now);
+		for (const { bucket, keyJson, keyId, expiresAt, fields } of rows) {
+			const id = `${bucket}:${keyId}`;
+			let entry = ledger.counters.get(id);
+			if (entry && entry.expiresAt > now) entry.expiresAt = Math.max(entry.expiresAt, expiresAt);
+			else ledger.counters.set(id, (entry = { bucket, keyJson, expiresAt, fields: new Map() }));
+			for (const [field, value] of fields)
+				entry.fields.set(field, (entry.fields.get(field) ?? 0) + value);
+		}
+	}
+
+	async readCounters(namespace: string, from: number, to: number): Promise<CounterRow[]> {
+		checkName('namespace', namespace);
+		const range = timeRange(from, to);
+		const now = this.now();
+		const cells = [];
+		for (const entry of range ? (this.ledgers.get(namespace)?.counters.values() ?? []) : [])
+			if (entry.expiresAt > now && entry.bucket >= range![0] && entry.bucket < range![1])
+				for (const [field, value] of entry.fields)
+					cells.push({ bucket: entry.bucket, keyJson: entry.keyJson, field, value });
+		return counterRows(cells);
+	}
+
+	async appendEvents(namespace: string, events: StoredEvent[], ttlMs: number): Promise<void> {
+		checkName('namespace', namespace);
+		const now = this.now();
+		const rows = eventBatch(events, ttlMs, now);
+		if (!rows.length) return;
+		const list = this.ledger(namespace, now).events;
+		for (const row of rows) {
+			// After every event at the same time: equal times keep the order they came in.
+			let lo = 0;
+			let hi = list.length;
+			while (lo < hi) {
+				const mid = (lo + hi) >>> 1;
+				if (list[mid].at <= row.at) lo = mid + 1;
+				else hi = mid;
+			}
+			list.splice(lo, 0, row);
+		}
+	}
+
+	async readEvents<T = unknown>(
+		namespace: string,
+		from: number,
+		to: number,
+		limit: number,
+	): Promise<Array<StoredEvent<T>>> {
+		checkName('namespace', namespace);
+		const range = timeRange(from, to);
+		const max = checkEventLimit(limit);
+		const now = this.now();
+		const out: Array<StoredEvent<T>> = [];
+		for (const row of range ? (this.ledgers.get(namespace)?.events ?? []) : []) {
+			if (row.at >= range![1] || out.length >= max) break;
+			if (row.at >= range![0] && row.expiresAt > now) out.push(toEvent<T>(row.at, row.value));
+		}
+		return out;
+	}
+
 	async close(): Promise<void> {
 		this.claims.clear();
 		this.values.clear();
 		this.counters.clear();
 		this.records.clear();
+		this.ledgers.clear();
+	}
+
+	/** The namespace's ledger for a write; its ended rows are dropped at most once a minute. */
+	private ledger(namespace: string, now: number): Ledger {
+		let ledger = this.ledgers.get(namespace);
+		if (!ledger) {
+			ledger = { counters: new Map(), events: [], nextPrune: now + PURGE_INTERVAL_MS };
+			this.ledgers.set(namespace, ledger);
+		} else if (now >= ledger.nextPrune) {
+			ledger.nextPrune = now + PURGE_INTERVAL_MS;
+			for (const [id, entry] of ledger.counters)
+				if (entry.expiresAt <= now) ledger.counters.delete(id);
+			ledger.events = ledger.events.filter((row) => row.expiresAt > now);
+		}
+		return ledger;
 	}
 
 	private id(namespace: string, key: string): string {

@@ -4,6 +4,8 @@
  * Postgres, so concurrent claims on one key from any number of workers serialise and exactly one
  * wins. Expired rows are ignored by every query and purged in small batches once a minute.
  * Versioned records have a table of their own, `<table>_records`, with an index for the due sweep.
+ * The usage ledger has two: `<table>_counters`, one row per bucket, key and field, which each batch
+ * upserts in one statement (value = value + excluded.value), and `<table>_events`.
  */
 import { createHash } from 'node:crypto';
 import { Pool, type PoolConfig } from 'pg';
@@ -13,8 +15,14 @@ import {
 	PURGE_INTERVAL_MS,
 	StoreError,
 	checkDuration,
+	checkEventLimit,
 	checkLimit,
 	checkName,
+	counterBatch,
+	counterRows,
+	eventBatch,
+	timeRange,
+	toEvent,
 	decideClaim,
 	describeError,
 	fromJson,
@@ -31,8 +39,11 @@ import type {
 	ClaimOptions,
 	ClaimOutcome,
 	ClaimRecord,
+	CounterAdd,
+	CounterRow,
 	RecordWrite,
 	StateStore,
+	StoredEvent,
 	StoredRecord,
 } from './types';
 
@@ -93,6 +104,9 @@ export class PostgresStore implements StateStore {
 	readonly table: string;
 	/** Where the versioned records are: `<table>_records`. */
 	readonly recordsTable: string;
+	/** The usage ledger's tables: `<table>_counters` and `<table>_events`. */
+	readonly countersTable: string;
+	readonly eventsTable: string;
 	private readonly pool: Pool;
 	private readonly now: () => number;
 	private readonly password?: string;
@@ -113,7 +127,13 @@ export class PostgresStore implements StateStore {
 		| 'updateRecord'
 		| 'dueRecords'
 		| 'countRecords'
-		| 'purgeRecords',
+		| 'purgeRecords'
+		| 'addCounters'
+		| 'readCounters'
+		| 'purgeCounters'
+		| 'appendEvents'
+		| 'readEvents'
+		| 'purgeEvents',
 		string
 	>;
 
@@ -124,6 +144,8 @@ export class PostgresStore implements StateStore {
 				`table name "${this.table}" is not allowed: use lower-case letters, digits and _`,
 			);
 		this.recordsTable = `${recordsBase(this.table)}_records`;
+		this.countersTable = `${recordsBase(this.table)}_counters`;
+		this.eventsTable = `${recordsBase(this.table)}_events`;
 		this.label = `Postgres at ${options.host}:${options.port}/${options.database}`;
 		this.now = options.now ?? Date.now;
 		this.password = options.password;
@@ -146,6 +168,8 @@ export class PostgresStore implements StateStore {
 
 		const t = `"${this.table}"`;
 		const r = `"${this.recordsTable}"`;
+		const c = `"${this.countersTable}"`;
+		const e = `"${this.eventsTable}"`;
 		const key = 'kind = $1 AND namespace = $2 AND key = $3';
 		this.sql = {
 			claim: `INSERT INTO ${t} AS s (kind, namespace, key, ${CLAIM_COLUMNS})
@@ -200,6 +224,29 @@ export class PostgresStore implements StateStore {
 				WHERE namespace = $1 AND expires_at > $2 GROUP BY tag`,
 			purgeRecords: `DELETE FROM ${r} WHERE ctid IN
 				(SELECT ctid FROM ${r} WHERE expires_at <= $1 LIMIT ${PURGE_BATCH})`,
+			// The whole batch in one statement. Sorted, so concurrent batches lock their rows in one
+			// order and never deadlock; a row that ended by now ($8) starts again.
+			addCounters: `INSERT INTO ${c} AS t (namespace, bucket, key_id, key, field, value, expires_at)
+				SELECT $1, b, h, k, f, v, x
+				FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[]) AS u(b, h, k, f, v, x)
+				ORDER BY b, h, f
+				ON CONFLICT (namespace, bucket, key_id, field) DO UPDATE SET
+				value = CASE WHEN t.expires_at <= $8 THEN EXCLUDED.value ELSE t.value + EXCLUDED.value END,
+				expires_at = CASE WHEN t.expires_at <= $8 THEN EXCLUDED.expires_at
+				ELSE GREATEST(t.expires_at, EXCLUDED.expires_at) END`,
+			readCounters: `SELECT bucket, key, field, value FROM ${c}
+				WHERE namespace = $1 AND bucket >= $2 AND bucket < $3 AND expires_at > $4`,
+			purgeCounters: `DELETE FROM ${c} WHERE ctid IN
+				(SELECT ctid FROM ${c} WHERE expires_at <= $1 LIMIT ${PURGE_BATCH})`,
+			// In the batch's order, so ids (the order among equal times) follow it.
+			appendEvents: `INSERT INTO ${e} (namespace, at, value, expires_at)
+				SELECT $1, a, v, x FROM unnest($2::bigint[], $3::text[], $4::bigint[])
+				WITH ORDINALITY AS u(a, v, x, n) ORDER BY n`,
+			readEvents: `SELECT at, value FROM ${e}
+				WHERE namespace = $1 AND at >= $2 AND at < $3 AND expires_at > $4
+				ORDER BY at, id LIMIT $5`,
+			purgeEvents: `DELETE FROM ${e} WHERE ctid IN
+				(SELECT ctid FROM ${e} WHERE expires_at <= $1 LIMIT ${PURGE_BATCH})`,
 		};
 	}
 
@@ -357,6 +404,81 @@ export class PostgresStore implements StateStore {
 		return Object.fromEntries(rows.map(({ tag, n }) => [tag, Number(n)]));
 	}
 
+	async addCounters(namespace: string, adds: CounterAdd[], ttlMs: number): Promise<void> {
+		checkName('namespace', namespace);
+		const now = this.now();
+		const rows = counterBatch(adds, ttlMs, now);
+		if (!rows.length) return;
+		const columns: [number[], string[], string[], string[], number[], number[]] = [
+			[],
+			[],
+			[],
+			[],
+			[],
+			[],
+		];
+		const [buckets, ids, keys, names, values, ends] = columns;
+		for (const { bucket, keyJson, keyId, expiresAt, fields } of rows)
+			for (const [field, value] of fields) {
+				buckets.push(bucket);
+				ids.push(keyId);
+				keys.push(keyJson);
+				names.push(field);
+				values.push(value);
+				ends.push(expiresAt);
+			}
+		await this.query('addCounters', this.sql.addCounters, [namespace, ...columns, now]);
+	}
+
+	async readCounters(namespace: string, from: number, to: number): Promise<CounterRow[]> {
+		checkName('namespace', namespace);
+		const range = timeRange(from, to);
+		if (!range) return [];
+		const cells = await this.query<{ bucket: string; key: string; field: string; value: string }>(
+			'readCounters',
+			this.sql.readCounters,
+			[namespace, ...range, this.now()],
+		);
+		return counterRows(
+			cells.map(({ bucket, key, field, value }) => ({
+				bucket: Number(bucket),
+				keyJson: key,
+				field,
+				value: Number(value),
+			})),
+		);
+	}
+
+	async appendEvents(namespace: string, events: StoredEvent[], ttlMs: number): Promise<void> {
+		checkName('namespace', namespace);
+		const rows = eventBatch(events, ttlMs, this.now());
+		if (!rows.length) return;
+		await this.query('appendEvents', this.sql.appendEvents, [
+			namespace,
+			rows.map((row) => row.at),
+			rows.map((row) => row.value),
+			rows.map((row) => row.expiresAt),
+		]);
+	}
+
+	async readEvents<T = unknown>(
+		namespace: string,
+		from: number,
+		to: number,
+		limit: number,
+	): Promise<Array<StoredEvent<T>>> {
+		checkName('namespace', namespace);
+		const range = timeRange(from, to);
+		const max = checkEventLimit(limit);
+		if (!range) return [];
+		const rows = await this.query<{ at: string; value: string | null }>(
+			'readEvents',
+			this.sql.readEvents,
+			[namespace, ...range, this.now(), max],
+		);
+		return rows.map((row) => toEvent<T>(Number(row.at), row.value));
+	}
+
 	async close(): Promise<void> {
 		if (!this.pool.ended) await this.pool.end();
 	}
@@ -401,6 +523,32 @@ export class PostgresStore implements StateStore {
 				await client.query(
 					`CREATE INDEX IF NOT EXISTS "${base}_records_expires" ON "${this.recordsTable}" (expires_at)`,
 				);
+				// key_id: a hash of the key, so a key of any length makes a short index entry. The
+				// primary key, led by (namespace, bucket), serves range reads. Index names stay within 63.
+				await client.query(`CREATE TABLE IF NOT EXISTS "${this.countersTable}" (
+					namespace text NOT NULL,
+					bucket bigint NOT NULL,
+					key_id text NOT NULL,
+					key text NOT NULL,
+					field text NOT NULL,
+					value bigint NOT NULL,
+					expires_at bigint NOT NULL,
+					PRIMARY KEY (namespace, bucket, key_id, field))`);
+				await client.query(
+					`CREATE INDEX IF NOT EXISTS "${base}_cnt_expiry" ON "${this.countersTable}" (expires_at)`,
+				);
+				await client.query(`CREATE TABLE IF NOT EXISTS "${this.eventsTable}" (
+					id bigserial PRIMARY KEY,
+					namespace text NOT NULL,
+					at bigint NOT NULL,
+					value text,
+					expires_at bigint NOT NULL)`);
+				await client.query(
+					`CREATE INDEX IF NOT EXISTS "${base}_evt_at" ON "${this.eventsTable}" (namespace, at, id)`,
+				);
+				await client.query(
+					`CREATE INDEX IF NOT EXISTS "${base}_evt_expiry" ON "${this.eventsTable}" (expires_at)`,
+				);
 				await client.query('COMMIT');
 			} catch (error) {
 				await client.query('ROLLBACK').catch(() => undefined); // the original error matters
@@ -432,7 +580,8 @@ export class PostgresStore implements StateStore {
 		const now = this.now();
 		if (now < this.nextPurge) return;
 		this.nextPurge = now + PURGE_INTERVAL_MS;
-		for (const purge of [this.sql.purge, this.sql.purgeRecords])
+		const { purge: state, purgeRecords, purgeCounters, purgeEvents } = this.sql;
+		for (const purge of [state, purgeRecords, purgeCounters, purgeEvents])
 			this.pool.query(purge, [now]).then(
 				({ rowCount }) => {
 					if ((rowCount ?? 0) >= PURGE_BATCH) this.nextPurge = now;

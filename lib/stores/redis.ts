@@ -9,14 +9,30 @@
  * e end), a sorted set `due` of keys by due time, a sorted set per tag (`t:<tag>`) of keys by end
  * time (a count is the members whose end is still ahead) and a set `tags` of the tags in use. Each
  * operation is one script; the sets expire with the longest-lived record written into them.
+ *
+ * The usage ledger lives under `<prefix>:l:{<namespace>}:…`, one slot per namespace too. Counters:
+ * a hash per bucket and key (`c:<bucket>:<key hash>`: the counted fields summed by HINCRBY, the key
+ * as JSON in `=k`, the end in `=e`), a sorted set `cb` of those row names by bucket for range
+ * reads and one `ce` by end for pruning. Events: a hash `ed` of event id → value JSON, and sorted
+ * sets of ids by time (`ea`) and by end (`ee`); an id starts with its end, so reads can tell ended
+ * events from its text. Each batch is one script; now and then one also prunes ended members.
  */
+import { randomBytes } from 'node:crypto';
 import Redis, { type RedisOptions, type Result } from 'ioredis';
 
 import {
+	PURGE_BATCH,
+	PURGE_INTERVAL_MS,
 	StoreError,
 	checkDuration,
+	checkEventLimit,
 	checkLimit,
 	checkName,
+	counterBatch,
+	counterRows,
+	eventBatch,
+	timeRange,
+	toEvent,
 	fromJson,
 	newRecordRow,
 	toStoredRecord,
@@ -30,8 +46,11 @@ import type {
 	ClaimOptions,
 	ClaimOutcome,
 	ClaimRecord,
+	CounterAdd,
+	CounterRow,
 	RecordWrite,
 	StateStore,
+	StoredEvent,
 	StoredRecord,
 } from './types';
 
@@ -170,6 +189,114 @@ for _, tag in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return out`;
 
+// Shared by the ledger's write scripts: keeps a key at least ttl ms (never shortens a longer life).
+const OUTLIVE = `
+local function outlive(key, ttl)
+	local left = redis.call('PTTL', key)
+	if left == -1 or left < ttl then redis.call('PEXPIRE', key, ttl) end
+end`;
+
+// Removes up to ${PURGE_BATCH} members that ended by now from an end-sorted set and the given
+// index set, deleting their data with \`drop\`; returns how many.
+const PRUNE = `
+local function prune(ends, index, now, drop)
+	local dead = redis.call('ZRANGEBYSCORE', ends, '-inf', now, 'LIMIT', 0, ${PURGE_BATCH})
+	if #dead == 0 then return 0 end
+	redis.call('ZREM', ends, unpack(dead))
+	redis.call('ZREM', index, unpack(dead))
+	drop(dead)
+	return #dead
+end`;
+
+// KEYS: rows by bucket, rows by end. ARGV: now, prune ('1'), prefix of the row hashes, the longest
+// ttl (ms), then per row: name, bucket, end, ttl, key JSON, field count, that many field/value
+// pairs. A row that has ended by now starts again rather than adding to stale counts.
+// Returns how many ended rows it pruned.
+const ADD_COUNTERS = `${OUTLIVE}${PRUNE}
+local now = tonumber(ARGV[1])
+local prefix = ARGV[3]
+local i = 5
+while i <= #ARGV do
+	local name, e, ttl, n = ARGV[i], ARGV[i + 2], tonumber(ARGV[i + 3]), tonumber(ARGV[i + 5])
+	local hash = prefix .. name
+	local old = redis.call('HGET', hash, '=e')
+	if old and tonumber(old) <= now then
+		redis.call('DEL', hash)
+		old = false
+	end
+	if not old then
+		redis.call('HSET', hash, '=k', ARGV[i + 4], '=e', e)
+	elseif tonumber(e) > tonumber(old) then
+		redis.call('HSET', hash, '=e', e)
+	else
+		e = old
+	end
+	for j = i + 6, i + 5 + 2 * n, 2 do redis.call('HINCRBY', hash, ARGV[j], ARGV[j + 1]) end
+	outlive(hash, ttl)
+	redis.call('ZADD', KEYS[1], ARGV[i + 1], name)
+	redis.call('ZADD', KEYS[2], e, name)
+	i = i + 6 + 2 * n
+end
+outlive(KEYS[1], tonumber(ARGV[4]))
+outlive(KEYS[2], tonumber(ARGV[4]))
+if ARGV[2] ~= '1' then return '0' end
+return tostring(prune(KEYS[2], KEYS[1], ARGV[1], function(dead)
+	for _, name in ipairs(dead) do redis.call('DEL', prefix .. name) end
+end))`;
+
+// KEYS: rows by bucket. ARGV: from, to (excluded), prefix of the row hashes. Returns per row its
+// name followed by its hash's field/value pairs (the caller drops ended rows).
+const READ_COUNTERS = `
+local out = {}
+for _, name in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '(' .. ARGV[2])) do
+	local r = redis.call('HGETALL', ARGV[3] .. name)
+	if #r > 0 then
+		table.insert(r, 1, name)
+		out[#out + 1] = r
+	end
+end
+return out`;
+
+// KEYS: ids by time, ids by end, values by id. ARGV: now, prune ('1'), the longest ttl (ms), then
+// per event: at, end, id, value. Returns how many ended events it pruned.
+const APPEND_EVENTS = `${OUTLIVE}${PRUNE}
+for i = 4, #ARGV, 4 do
+	redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 2])
+	redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i + 2])
+	redis.call('HSET', KEYS[3], ARGV[i + 2], ARGV[i + 3])
+end
+local ttl = tonumber(ARGV[3])
+for _, key in ipairs(KEYS) do outlive(key, ttl) end
+if ARGV[2] ~= '1' then return '0' end
+return tostring(prune(KEYS[2], KEYS[1], ARGV[1], function(dead)
+	redis.call('HDEL', KEYS[3], unpack(dead))
+end))`;
+
+// KEYS: ids by time, values by id. ARGV: from, to (excluded), now, limit. Skips ended events (an
+// id starts with its end); returns at, value pairs, oldest first.
+const READ_EVENTS = `
+local now = tonumber(ARGV[3])
+local limit = tonumber(ARGV[4])
+local out = {}
+local found = 0
+local offset = 0
+while found < limit do
+	local batch = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '(' .. ARGV[2], 'WITHSCORES', 'LIMIT', offset, limit - found)
+	if #batch == 0 then break end
+	offset = offset + #batch / 2
+	for i = 1, #batch, 2 do
+		if tonumber(string.match(batch[i], '^[^:]+')) > now then
+			local v = redis.call('HGET', KEYS[2], batch[i])
+			if v then
+				found = found + 1
+				out[#out + 1] = batch[i + 1]
+				out[#out + 1] = v
+			end
+		end
+	end
+end
+return out`;
+
 declare module 'ioredis' {
 	interface RedisCommander<Context> {
 		aipClaim(key: string, ...args: string[]): Result<string[], Context>;
@@ -184,6 +311,15 @@ declare module 'ioredis' {
 		): Result<string, Context>;
 		aipDueRecords(due: string, ...args: string[]): Result<string[], Context>;
 		aipCountRecords(tags: string, ...args: string[]): Result<string[], Context>;
+		aipAddCounters(byBucket: string, byEnd: string, ...args: string[]): Result<string, Context>;
+		aipReadCounters(byBucket: string, ...args: string[]): Result<string[][], Context>;
+		aipAppendEvents(
+			byTime: string,
+			byEnd: string,
+			values: string,
+			...args: string[]
+		): Result<string, Context>;
+		aipReadEvents(byTime: string, values: string, ...args: string[]): Result<string[], Context>;
 	}
 }
 
@@ -195,6 +331,8 @@ export class RedisStore implements StateStore {
 	private readonly prefix: string;
 	private readonly password?: string;
 	private lastError?: string;
+	/** When this process next prunes a namespace's ledger sets (by `c:` / `e:` and namespace). */
+	private readonly nextPrune = new Map<string, number>();
 
 	constructor(options: RedisStoreOptions) {
 		const database = options.database ?? 0;
@@ -235,6 +373,10 @@ export class RedisStore implements StateStore {
 		this.client.defineCommand('aipPutRecord', { numberOfKeys: 3, lua: PUT_RECORD });
 		this.client.defineCommand('aipDueRecords', { numberOfKeys: 1, lua: DUE_RECORDS });
 		this.client.defineCommand('aipCountRecords', { numberOfKeys: 1, lua: COUNT_RECORDS });
+		this.client.defineCommand('aipAddCounters', { numberOfKeys: 2, lua: ADD_COUNTERS });
+		this.client.defineCommand('aipReadCounters', { numberOfKeys: 1, lua: READ_COUNTERS });
+		this.client.defineCommand('aipAppendEvents', { numberOfKeys: 3, lua: APPEND_EVENTS });
+		this.client.defineCommand('aipReadEvents', { numberOfKeys: 2, lua: READ_EVENTS });
 	}
 
 	async claim(namespace: string, key: string, options: ClaimOptions): Promise<ClaimOutcome> {
@@ -425,6 +567,108 @@ export class RedisStore implements StateStore {
 		return Object.fromEntries(counts);
 	}
 
+	async addCounters(namespace: string, adds: CounterAdd[], ttlMs: number): Promise<void> {
+		const l = this.ledger(namespace);
+		const now = this.now();
+		const rows = counterBatch(adds, ttlMs, now);
+		if (!rows.length) return;
+		const args: string[] = [];
+		let longest = 0;
+		for (const { bucket, keyJson, keyId, expiresAt, fields } of rows) {
+			const ttl = expiresAt - now;
+			longest = Math.max(longest, ttl);
+			args.push(`${bucket}:${keyId}`, String(bucket), String(expiresAt), String(ttl), keyJson);
+			args.push(String(fields.length), ...fields.flatMap(([f, v]) => [f, String(v)]));
+		}
+		const prune = this.pruneDue(`c:${namespace}`, now);
+		const pruned = await this.run('addCounters', (c) =>
+			c.aipAddCounters(
+				l.byBucket,
+				l.rowsByEnd,
+				String(now),
+				prune,
+				l.row,
+				String(longest),
+				...args,
+			),
+		);
+		this.pruned(`c:${namespace}`, now, pruned);
+	}
+
+	async readCounters(namespace: string, from: number, to: number): Promise<CounterRow[]> {
+		const l = this.ledger(namespace);
+		const range = timeRange(from, to);
+		if (!range) return [];
+		const rows = await this.run('readCounters', (c) =>
+			c.aipReadCounters(l.byBucket, String(range[0]), String(range[1]), l.row),
+		);
+		const now = this.now();
+		const cells = [];
+		for (const [name, ...pairs] of rows) {
+			const hash = new Map<string, string>();
+			for (let i = 0; i < pairs.length; i += 2) hash.set(pairs[i], pairs[i + 1]);
+			const keyJson = hash.get('=k');
+			if (keyJson === undefined || !(Number(hash.get('=e')) > now)) continue;
+			const bucket = Number(name.slice(0, name.indexOf(':')));
+			for (const [field, value] of hash)
+				if (!field.startsWith('=')) cells.push({ bucket, keyJson, field, value: Number(value) });
+		}
+		return counterRows(cells);
+	}
+
+	async appendEvents(namespace: string, events: StoredEvent[], ttlMs: number): Promise<void> {
+		const l = this.ledger(namespace);
+		const now = this.now();
+		const rows = eventBatch(events, ttlMs, now);
+		if (!rows.length) return;
+		const args: string[] = [];
+		let longest = 0;
+		for (const { at, value, expiresAt } of rows) {
+			longest = Math.max(longest, expiresAt - now);
+			// Unique, so equal events are both kept; led by the end, which reads check.
+			const id = `${expiresAt}:${randomBytes(12).toString('base64url')}`;
+			args.push(String(at), String(expiresAt), id, value ?? '');
+		}
+		const prune = this.pruneDue(`e:${namespace}`, now);
+		const pruned = await this.run('appendEvents', (c) =>
+			c.aipAppendEvents(
+				l.eventsByTime,
+				l.eventsByEnd,
+				l.events,
+				String(now),
+				prune,
+				String(longest),
+				...args,
+			),
+		);
+		this.pruned(`e:${namespace}`, now, pruned);
+	}
+
+	async readEvents<T = unknown>(
+		namespace: string,
+		from: number,
+		to: number,
+		limit: number,
+	): Promise<Array<StoredEvent<T>>> {
+		const l = this.ledger(namespace);
+		const range = timeRange(from, to);
+		const max = checkEventLimit(limit);
+		if (!range) return [];
+		const flat = await this.run('readEvents', (c) =>
+			c.aipReadEvents(
+				l.eventsByTime,
+				l.events,
+				String(range[0]),
+				String(range[1]),
+				String(this.now()),
+				String(max),
+			),
+		);
+		const out: Array<StoredEvent<T>> = [];
+		for (let i = 0; i < flat.length; i += 2) out.push(toEvent<T>(Number(flat[i]), flat[i + 1]));
+		return out;
+	}
+
 	async close(): Promise<void> {
 		if (this.client.status === 'end') return;
 		if (this.client.status === 'ready') {
@@ -454,6 +698,32 @@ export class RedisStore implements StateStore {
 				return encodeURIComponent(key);
 			},
 		};
+	}
+
+	/** The keys of a namespace's ledger; the braces make them one cluster slot. */
+	private ledger(namespace: string) {
+		checkName('namespace', namespace);
+		const base = `${this.prefix}:l:{${encodeURIComponent(namespace)}}:`;
+		return {
+			row: `${base}c:`,
+			byBucket: `${base}cb`,
+			rowsByEnd: `${base}ce`,
+			events: `${base}ed`,
+			eventsByTime: `${base}ea`,
+			eventsByEnd: `${base}ee`,
+		};
+	}
+
+	/** '1' when this write should also prune the namespace's ended members: at most once a minute per process. */
+	private pruneDue(id: string, now: number): string {
+		if (now < (this.nextPrune.get(id) ?? 0)) return '0';
+		this.nextPrune.set(id, now + PURGE_INTERVAL_MS);
+		return '1';
+	}
+
+	/** A full batch pruned: there may be more, so the next write prunes again. */
+	private pruned(id: string, now: number, count: string): void {
+		if (Number(count) >= PURGE_BATCH) this.nextPrune.set(id, now);
 	}
 
 	private async run<T>(op: string, fn: (client: Redis) => Promise<T>): Promise<T> {

@@ -14,8 +14,14 @@ import {
 	PURGE_INTERVAL_MS,
 	StoreError,
 	checkDuration,
+	checkEventLimit,
 	checkLimit,
 	checkName,
+	counterBatch,
+	counterRows,
+	eventBatch,
+	timeRange,
+	toEvent,
 	decideClaim,
 	liveVersion,
 	newRecordRow,
@@ -33,8 +39,11 @@ import type {
 	ClaimOptions,
 	ClaimOutcome,
 	ClaimRecord,
+	CounterAdd,
+	CounterRow,
 	RecordWrite,
 	StateStore,
+	StoredEvent,
 	StoredRecord,
 } from './types';
 
@@ -75,7 +84,29 @@ CREATE TABLE IF NOT EXISTS records (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_due ON records (namespace, due_at) WHERE due_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_tag ON records (namespace, tag, expires_at);
-CREATE INDEX IF NOT EXISTS records_expires_at ON records (expires_at);`;
+CREATE INDEX IF NOT EXISTS records_expires_at ON records (expires_at);
+-- The ledger: one row per bucket, key and field (key_id a hash of the key, so a long key makes a
+-- short index entry); the primary key, led by (namespace, bucket), serves range reads.
+CREATE TABLE IF NOT EXISTS counters (
+	namespace TEXT NOT NULL,
+	bucket INTEGER NOT NULL,
+	key_id TEXT NOT NULL,
+	key TEXT NOT NULL,
+	field TEXT NOT NULL,
+	value INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	PRIMARY KEY (namespace, bucket, key_id, field)
+);
+CREATE INDEX IF NOT EXISTS counters_expires_at ON counters (expires_at);
+CREATE TABLE IF NOT EXISTS events (
+	id INTEGER PRIMARY KEY,
+	namespace TEXT NOT NULL,
+	at INTEGER NOT NULL,
+	value TEXT,
+	expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_at ON events (namespace, at);
+CREATE INDEX IF NOT EXISTS events_expires_at ON events (expires_at);`;
 
 const RECORD_COLUMNS = 'key, value, version, due_at, tag, expires_at';
 
@@ -109,7 +140,13 @@ type Statements = Record<
 	| 'putRecord'
 	| 'dueRecords'
 	| 'countRecords'
-	| 'purgeRecords',
+	| 'purgeRecords'
+	| 'addCounter'
+	| 'readCounters'
+	| 'purgeCounters'
+	| 'appendEvent'
+	| 'readEvents'
+	| 'purgeEvents',
 	StatementSync
 >;
 
@@ -302,6 +339,71 @@ export class SqliteStore implements StateStore {
 		);
 	}
 
+	async addCounters(namespace: string, adds: CounterAdd[], ttlMs: number): Promise<void> {
+		checkName('namespace', namespace);
+		const rows = counterBatch(adds, ttlMs, this.now());
+		if (!rows.length) return;
+		await this.run('addCounters', (s) => {
+			const now = this.now(); // after the lock wait: a row that ended meanwhile starts again
+			for (const { bucket, keyJson, keyId, expiresAt, fields } of rows)
+				for (const [field, value] of fields)
+					s.addCounter.run(namespace, bucket, keyId, keyJson, field, value, expiresAt, now);
+		});
+	}
+
+	async readCounters(namespace: string, from: number, to: number): Promise<CounterRow[]> {
+		checkName('namespace', namespace);
+		const range = timeRange(from, to);
+		if (!range) return [];
+		return this.run(
+			'readCounters',
+			(s) => {
+				const cells = s.readCounters.all(namespace, ...range, this.now()) as Array<{
+					bucket: number;
+					key: string;
+					field: string;
+					value: number;
+				}>;
+				return counterRows(
+					cells.map(({ bucket, key, field, value }) => ({ bucket, keyJson: key, field, value })),
+				);
+			},
+			false,
+		);
+	}
+
+	async appendEvents(namespace: string, events: StoredEvent[], ttlMs: number): Promise<void> {
+		checkName('namespace', namespace);
+		const rows = eventBatch(events, ttlMs, this.now());
+		if (!rows.length) return;
+		await this.run('appendEvents', (s) => {
+			for (const row of rows) s.appendEvent.run(namespace, row.at, row.value, row.expiresAt);
+		});
+	}
+
+	async readEvents<T = unknown>(
+		namespace: string,
+		from: number,
+		to: number,
+		limit: number,
+	): Promise<Array<StoredEvent<T>>> {
+		checkName('namespace', namespace);
+		const range = timeRange(from, to);
+		const max = checkEventLimit(limit);
+		if (!range) return [];
+		return this.run(
+			'readEvents',
+			(s) => {
+				const rows = s.readEvents.all(namespace, ...range, this.now(), max) as Array<{
+					at: number;
+					value: string | null;
+				}>;
+				return rows.map((row) => toEvent<T>(Number(row.at), row.value));
+			},
+			false,
+		);
+	}
+
 	async close(): Promise<void> {
 		const db = this.db;
 		this.db = undefined;
@@ -351,6 +453,35 @@ export class SqliteStore implements StateStore {
 					`DELETE FROM records WHERE (namespace, key) IN
 					 (SELECT namespace, key FROM records WHERE expires_at <= ? LIMIT ${PURGE_BATCH})`,
 				),
+				// A row that has ended (by the writer's clock, ?8) starts again rather than adding to stale counts.
+				addCounter: db.prepare(
+					`INSERT INTO counters (namespace, bucket, key_id, key, field, value, expires_at)
+					 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+					 ON CONFLICT (namespace, bucket, key_id, field) DO UPDATE SET
+					 value = CASE WHEN expires_at <= ?8 THEN excluded.value ELSE value + excluded.value END,
+					 expires_at = CASE WHEN expires_at <= ?8 THEN excluded.expires_at
+					 ELSE max(expires_at, excluded.expires_at) END`,
+				),
+				readCounters: db.prepare(
+					`SELECT bucket, key, field, value FROM counters
+					 WHERE namespace = ? AND bucket >= ? AND bucket < ? AND expires_at > ?`,
+				),
+				purgeCounters: db.prepare(
+					`DELETE FROM counters WHERE rowid IN
+					 (SELECT rowid FROM counters WHERE expires_at <= ? LIMIT ${PURGE_BATCH})`,
+				),
+				appendEvent: db.prepare(
+					'INSERT INTO events (namespace, at, value, expires_at) VALUES (?, ?, ?, ?)',
+				),
+				readEvents: db.prepare(
+					`SELECT at, value FROM events
+					 WHERE namespace = ? AND at >= ? AND at < ? AND expires_at > ?
+					 ORDER BY at, id LIMIT ?`,
+				),
+				purgeEvents: db.prepare(
+					`DELETE FROM events WHERE id IN
+					 (SELECT id FROM events WHERE expires_at <= ? LIMIT ${PURGE_BATCH})`,
+				),
 			};
 		} catch (error) {
 			db.close();
@@ -393,7 +524,9 @@ export class SqliteStore implements StateStore {
 		if (now < this.nextPurge) return;
 		this.nextPurge = now + PURGE_INTERVAL_MS;
 		try {
-			const purged = [s.purge, s.purgeRecords].map((purge) => Number(purge.run(now).changes));
+			const purged = [s.purge, s.purgeRecords, s.purgeCounters, s.purgeEvents].map((purge) =>
+				Number(purge.run(now).changes),
+			);
 			if (purged.some((n) => n >= PURGE_BATCH)) this.nextPurge = now;
 		} catch {
 			return;

@@ -59,6 +59,29 @@ export interface RecordWrite {
 	ttlMs: number;
 }
 
+/** One batch entry of counters: integer increments per field, summed atomically into its bucket. */
+export interface CounterAdd {
+	/** Bucket start (epoch ms), e.g. the minute, hour or day the counts belong to. */
+	bucket: number;
+	/** What is counted, e.g. JSON of the dimensions (model, tag, ...). Any text; may be long. */
+	key: string;
+	/** Increments per field name; non-integers are rounded to the nearest integer. */
+	fields: Record<string, number>;
+}
+
+export interface CounterRow {
+	bucket: number;
+	key: string;
+	/** Sums of everything added to this bucket and key, per field. */
+	fields: Record<string, number>;
+}
+
+export interface StoredEvent<T = unknown> {
+	/** Epoch ms. */
+	at: number;
+	value: T;
+}
+
 export interface StateStore {
 	readonly kind: StoreKind;
 	/** For error messages: "Redis at 127.0.0.1:6379", "SQLite file /…/ai-patterns.sqlite". Never secrets. */
@@ -112,6 +135,24 @@ export interface StateStore {
 	dueRecords<T = unknown>(namespace: string, limit: number): Promise<Array<StoredRecord<T>>>;
 	/** Live records per tag, e.g. { running: 3, done: 120 }; tags without records are absent. */
 	countRecords(namespace: string): Promise<Record<string, number>>;
+
+	/**
+	 * Counters in time buckets (the usage ledger's roll-ups). One round trip (or transaction) per
+	 * batch; concurrent adds from many processes are never lost. A bucket is kept until
+	 * bucket + ttlMs.
+	 */
+	addCounters(namespace: string, adds: CounterAdd[], ttlMs: number): Promise<void>;
+	/** Live counter rows whose bucket is in [from, to), in no particular order. */
+	readCounters(namespace: string, from: number, to: number): Promise<CounterRow[]>;
+	/** Appends events (the ledger's raw events) in one round trip; each is kept until at + ttlMs. */
+	appendEvents(namespace: string, events: StoredEvent[], ttlMs: number): Promise<void>;
+	/** Up to `limit` live events with at in [from, to), oldest first. */
+	readEvents<T = unknown>(
+		namespace: string,
+		from: number,
+		to: number,
+		limit: number,
+	): Promise<Array<StoredEvent<T>>>;
 
 	close(): Promise<void>;
 }

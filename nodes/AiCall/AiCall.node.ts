@@ -15,16 +15,25 @@ import {
 } from 'n8n-workflow';
 
 import { readBodyText } from '../../lib/ai/body';
-import { callAi, type CallOutcome, type Target, type Transport } from '../../lib/ai/call';
-import { AiCallError, TRANSIENT, type FailureClass } from '../../lib/ai/failure';
-import { addCosts, costOf, parsePriceOverrides, type Cost } from '../../lib/ai/pricing';
+import { breakerPolicy } from '../../lib/ai/breakerPolicy';
+import { BudgetBook } from '../../lib/ai/budget';
+import { budgetPolicy } from '../../lib/ai/budgetPolicy';
+import { cachePolicies } from '../../lib/ai/cache';
+import type { RetryRecord, Transport } from '../../lib/ai/call';
+import { executionBudget } from '../../lib/ai/executionBudget';
+import { AiCallError, TRANSIENT } from '../../lib/ai/failure';
+import { createAiHandler, type Answered, type HandlerResult } from '../../lib/ai/handler';
+import { ledgerFor } from '../../lib/ai/ledger';
+import { ledgerPolicy } from '../../lib/ai/ledgerPolicy';
+import { limitPolicy } from '../../lib/ai/limitPolicy';
+import type { AiPolicy, CallContext } from '../../lib/ai/policy';
+import { parsePriceOverrides, type Cost } from '../../lib/ai/pricing';
+import { LimitRefusal, SharedLimit } from '../../lib/ai/sharedLimit';
 import { parseModelList } from '../../lib/ai/wire';
-import { CircuitBreaker } from '../../lib/breaker';
-import { hashValue } from '../../lib/hash';
 import { CallLimiter } from '../../lib/limit';
-import { LimitRefusal, SharedLimit, type Admission } from '../../lib/ai/sharedLimit';
 import { normaliseBaseUrl, type Provider } from '../../lib/provider';
 import { createRedactor, credentialSecrets } from '../../lib/redact';
+import type { StateStore } from '../../lib/stores';
 import { openStore, storeCredentials } from '../shared/store';
 import { readItemSettings, readNodeSettings, type ItemSettings } from './settings';
 import { properties } from './properties';
@@ -54,14 +63,6 @@ const SUBTITLE =
 	' m = typeof m === "string" ? m.trim() : "";' +
 	' return (m === "=" ? "model from expression" : m || "no model") + " · " +' +
 	' ({ realtime: "Real-Time", interactive: "Interactive", batch: "Batch", custom: "Custom Timeout" }[$parameter["timeoutPreset"]] || "Interactive"); })() }}';
-
-/** Spend per execution and node, so a budget holds across the runs of a loop in one execution. */
-const spentUsd = new Map<string, { usd: number; at: number }>();
-function spendKey(ctx: IExecuteFunctions): string {
-	const now = Date.now();
-	for (const [k, v] of spentUsd) if (now - v.at > 86_400_000) spentUsd.delete(k);
-	return `${ctx.getExecutionId()}:${ctx.getNode().id}`;
-}
 
 export class AiCall implements INodeType {
 	description: INodeTypeDescription = {
@@ -156,233 +157,160 @@ export class AiCall implements INodeType {
 			}
 		}
 
-		const store =
-			settings.responseCache !== 'off' ||
-			settings.keepLastGood ||
-			settings.circuitBreaker ||
-			settings.sharedLimit
-				? await openStore(this)
-				: undefined;
-		const sharedLimit =
-			store && settings.sharedLimit ? new SharedLimit(store, settings.sharedLimit) : undefined;
-		const limiter = new CallLimiter(settings.maxConcurrency, settings.requestsPerMinute);
-		const key = spendKey(this);
-		const budget = settings.budgetUsd;
-		const spend = (usd: number) =>
-			spentUsd.set(key, { usd: (spentUsd.get(key)?.usd ?? 0) + usd, at: Date.now() });
-		const spent = () => spentUsd.get(key)?.usd ?? 0;
+		const stateOn = settings.responseCache !== 'off' || settings.keepLastGood;
+		const budgetsOn = prepared.some((s) => s.budgets.length);
+		const needStore = stateOn || settings.circuitBreaker || settings.sharedLimit || budgetsOn;
+		let store: StateStore | undefined;
+		if (needStore) store = await openStore(this);
+		else if (settings.usageLedger) {
+			// the ledger alone must never stop a call: without its store the calls go on, unrecorded
+			try {
+				store = await openStore(this);
+			} catch (error) {
+				this.logger.warn(
+					`AI Call: the usage ledger is off for this run, its store failed (${redact.text((error as Error).message)})`,
+				);
+			}
+		}
 		const signal = this.getExecutionCancelSignal();
-		const logMeta = (i: number) => ({
-			workflowId: this.getWorkflow().id,
-			executionId: this.getExecutionId(),
-			node: node.name,
-			item: i,
-		});
+		const workflow = this.getWorkflow();
 		/** n8n's default log format prints only the message: the identifiers go into the text too. */
-		const warn = (message: string, meta: IDataObject) => {
-			const clean = { ...meta, ...(meta.error ? { error: redact.text(String(meta.error)) } : {}) };
+		const warn = (message: string, meta: Record<string, unknown>) => {
+			const clean: IDataObject = {
+				...(meta as IDataObject),
+				...(meta.error ? { error: redact.text(String(meta.error)) } : {}),
+			};
 			this.logger.warn(redact.text(logText(message, clean)), clean);
 		};
 
-		const transport = n8nTransport(this, {
-			primary: decryptedPrimary,
-			fallback: decryptedFallback,
-		});
+		// The lifecycle's order: cache answers first; each attempt enters the breaker, then the
+		// execution budget, then the shared limit.
+		const policies: AiPolicy[] = [];
+		if (store && stateOn) {
+			policies.push(
+				...cachePolicies({
+					store,
+					entryFor: ({ item }) => {
+						const s = prepared[item];
+						return {
+							namespace: s.cacheNamespace,
+							key: s.cacheKey,
+							ttlMs: settings.responseCache !== 'off' ? s.cacheTtlMs : undefined,
+							forceRefresh: s.forceRefresh,
+							lastGoodMs: settings.keepLastGood ? s.lastGoodRetentionMs : undefined,
+						};
+					},
+				}),
+			);
+		}
+		if (store && settings.circuitBreaker)
+			policies.push(
+				breakerPolicy({ store, name: settings.breaker.name, options: settings.breaker }),
+			);
+		policies.push(
+			executionBudget({
+				key: `${this.getExecutionId()}:${node.id}`,
+				budgetUsd: settings.budgetUsd,
+				overrides: priceOverrides,
+			}),
+		);
+		if (store && settings.sharedLimit)
+			policies.push(limitPolicy(new SharedLimit(store, settings.sharedLimit)));
+		// after the limit's wait: a reservation is held only while the attempt runs
+		if (store && budgetsOn)
+			policies.push(
+				budgetPolicy({
+					book: new BudgetBook(store),
+					usesFor: (item) => prepared[item].budgets,
+					overrides: priceOverrides,
+					holdMs: (attemptTimeoutMs) => attemptTimeoutMs + 30_000,
+					onWarning: (state, item) =>
+						warn(
+							`AI Call: budget "${state.name}"${state.scopeKey ? ` for "${state.scopeKey.slice(0, 80)}"` : ''} passed its warn threshold: ${state.percent.toFixed(1)} % of its ${state.limitUsd ? `${state.limitUsd} USD` : `${state.limitTokens} tokens`} this ${state.period}`,
+							{
+								workflowId: String(workflow.id ?? '') || undefined,
+								executionId: this.getExecutionId(),
+								node: node.name,
+								item,
+							},
+						),
+				}),
+			);
+		if (store && settings.usageLedger) {
+			const writer = ledgerFor(store);
+			writer.warn = (message) => this.logger.warn(redact.text(message));
+			policies.push(ledgerPolicy(writer, settings.usageEventTtlMs));
+		}
 
-		const stateOn = settings.responseCache !== 'off' || settings.keepLastGood;
-		const breakers = new Map<string, CircuitBreaker>();
-		const breakerFor = (t: Target): CircuitBreaker | undefined => {
-			if (!store || !settings.circuitBreaker) return undefined;
-			const name = settings.breaker.name
-				? `${settings.breaker.name}:${t.model}`
-				: `${t.baseUrl}:${t.model}`;
-			let breaker = breakers.get(name);
-			if (!breaker)
-				breakers.set(name, (breaker = new CircuitBreaker(store, name, settings.breaker)));
-			return breaker;
-		};
-		/** Cache, last good answers and breaker must not stop the AI call when the store is down: warn and go on. */
-		const tolerant = async <T>(
-			what: string,
-			i: number,
-			fn: () => Promise<T>,
-		): Promise<T | undefined> => {
-			try {
-				return await fn();
-			} catch (error) {
-				warn(`AI Call: ${what} skipped, the store failed`, {
-					...logMeta(i),
-					store: store?.label,
-					error: (error as Error).message,
-				});
-				return undefined;
-			}
-		};
+		const handler = createAiHandler({
+			policies,
+			transport: n8nTransport(this, { primary: decryptedPrimary, fallback: decryptedFallback }),
+			warn,
+			priceOverrides,
+			storeLabel: store?.label,
+		});
+		const limiter = new CallLimiter(settings.maxConcurrency, settings.requestsPerMinute);
 
 		const runItem = async (i: number): Promise<[0 | 1, INodeExecutionData]> => {
 			const s = prepared[i];
-			const { provider } = endpoints.primary;
-			const cacheRef = stateOn
-				? {
-						namespace: s.cacheNamespace,
-						key:
-							s.cacheKey ??
-							hashValue({ provider, baseUrl: endpoints.primary.baseUrl, request: s.request }),
-					}
-				: undefined;
-			const fail = (error: AiCallError, extra: IDataObject): [1, INodeExecutionData] => [
-				1,
-				failedItem(i, error, { ...extra, cache: cacheRef }),
-			];
-			// An item whose own values cannot make a request fails alone, naming the field.
-			if (s.inputError)
-				return fail(s.inputError, { attempts: 0, retries: [], provider, model: s.model });
-			if (s.simulate) {
-				const error = new AiCallError(
-					s.simulateClass,
-					'Simulated outage (drill): no call was made',
-				);
-				return fail(error, { attempts: 0, retries: [], provider, model: s.model, simulated: true });
-			}
-			if (store && cacheRef && settings.responseCache !== 'off' && !s.forceRefresh) {
-				const started = Date.now();
-				const hit = await tolerant('cache read', i, () =>
-					store.get<IDataObject>(cacheRef.namespace, cacheRef.key),
-				);
-				if (hit) {
-					const { storedAt, ...answer } = hit;
-					return [
-						0,
-						success(i, s, {
-							...answer,
-							usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
-							cost: { ...costOf(String(answer.model), 0, 0, priceOverrides, s.costTag) },
-							latencyMs: Date.now() - started,
-							attempts: 0,
-							retries: [],
-							fallbackUsed: false,
-							cached: true,
-							cachedAt: new Date(Number(storedAt)).toISOString(),
-						}),
-					];
-				}
-			}
-			// Every answer's cost at its own model's price (a fallback may cost more than the model).
-			let cost: Cost | undefined;
-			let probe = false;
-			const targets: Target[] = [
-				{ model: s.model, credential: 'primary', ...endpoints.primary },
-				...s.fallbacks.map((f) => ({
-					model: f.model,
-					credential: f.credential,
-					on: new Set(f.on),
-					...(f.credential === 'fallback' ? endpoints.fallback! : endpoints.primary),
-				})),
-			];
-			const outcome = await callAi(
-				s.request,
-				targets,
-				{
-					attemptTimeoutMs: s.attemptTimeoutMs,
-					totalTimeoutMs: s.totalTimeoutMs,
-					maxRetries: s.maxRetries,
-					backoff: { baseMs: s.baseDelayMs, maxMs: s.maxDelayMs },
-					limiter,
-					validate: s.validate,
-					signal,
-					onUsage: (model, input, output) => {
-						const c = costOf(model, input, output, priceOverrides, s.costTag);
-						spend(c.totalUsd);
-						cost = cost ? addCosts(cost, c) : c;
-					},
-					beforeAttempt: async (t) => {
-						if (budget > 0 && spent() >= budget) {
-							return new AiCallError(
-								'budget_exceeded',
-								`The budget of ${budget} USD for this execution is spent (${spent().toFixed(4)} USD)`,
-							);
-						}
-						const breaker = breakerFor(t);
-						const verdict =
-							breaker && (await tolerant('circuit breaker check', i, () => breaker.allow()));
-						probe = verdict?.allowed === true && verdict.probe;
-						if (verdict && !verdict.allowed) {
-							return new AiCallError(
-								'circuit_open',
-								`The circuit breaker for ${t.model} is open after repeated failures; no call was made`,
-								undefined,
-								verdict.retryAfterMs,
-							);
-						}
-						return undefined;
-					},
-					admit: sharedLimit
-						? async (_t, estimate) => {
-								let admission: Admission | undefined;
-								try {
-									// a slot outlives a crashed holder by the attempt timeout, plus slack for the store
-									admission = await sharedLimit.admit(
-										estimate,
-										s.attemptTimeoutMs + 30_000,
-										signal,
-									);
-								} catch (error) {
-									// an AiCallError for callAi's loop (the item goes to Failed), or the cancellation: not a node error
-									// eslint-disable-next-line @n8n/community-nodes/require-node-api-error
-									if (error instanceof LimitRefusal || signal?.aborted) throw error;
-									warn('AI Call: shared limit skipped, the store failed', {
-										...logMeta(i),
-										store: store?.label,
-										error: (error as Error).message,
-									});
-									return undefined;
-								}
-								return {
-									...admission,
-									release: async (o) =>
-										void (await tolerant('shared limit release', i, () => admission.release(o))),
-								};
+			const call: CallContext = {
+				item: i,
+				request: s.request,
+				targets: [
+					{ model: s.model, credential: 'primary', ...endpoints.primary },
+					...s.fallbacks.map((f) => ({
+						model: f.model,
+						credential: f.credential,
+						on: new Set(f.on),
+						...(f.credential === 'fallback' ? endpoints.fallback! : endpoints.primary),
+					})),
+				],
+				costTag: s.costTag,
+				workflow: { id: String(workflow.id ?? ''), name: String(workflow.name ?? '') },
+				executionId: this.getExecutionId(),
+				node: node.name,
+				attemptTimeoutMs: s.attemptTimeoutMs,
+				signal,
+			};
+			const r = await handler.run(call, {
+				totalTimeoutMs: s.totalTimeoutMs,
+				maxRetries: s.maxRetries,
+				backoff: { baseMs: s.baseDelayMs, maxMs: s.maxDelayMs },
+				limiter,
+				validate: s.validate,
+				// An item whose own values cannot make a request fails alone, naming the field.
+				noCall: s.inputError
+					? { error: s.inputError, outcome: 'failed' }
+					: s.simulate
+						? {
+								error: new AiCallError(
+									s.simulateClass,
+									'Simulated outage (drill): no call was made',
+								),
+								outcome: 'simulated',
 							}
 						: undefined,
-					afterAttempt: async (t, error) => {
-						// refused before it left n8n: says nothing about the service
-						if (error?.failureClass === 'egress_blocked') return;
-						const breaker = breakerFor(t);
-						// Only transient failures say the service is unwell; a 400 is an answer.
-						const healthy = !error || !TRANSIENT.has(error.failureClass);
-						if (breaker)
-							await tolerant('circuit breaker update', i, () => breaker.record(healthy, probe));
-					},
-					onRetry: (r) =>
-						warn('AI Call: retrying after a transient failure', {
-							...logMeta(i),
-							attempt: r.attempt,
-							class: r.class,
-							httpStatus: r.httpStatus,
-							waitMs: r.waitMs,
-							model: r.model,
-						}),
-					onTimeout: (t) =>
-						warn('AI Call: attempt timed out', {
-							...logMeta(i),
-							attempt: t.attempt,
-							class: 'timeout',
-							timeoutMs: t.timeoutMs,
-							model: t.model,
-						}),
-				},
-				transport,
-			);
-			cost ??= costOf(outcome.target.model, 0, 0, priceOverrides, s.costTag);
-			if (!outcome.ok) {
-				return fail(outcome.error, {
-					...summary(outcome),
-					provider: outcome.target.provider,
-					model: outcome.target.model,
-				});
-			}
-			const result: IDataObject = {
-				// the model's words stay; only the credential's own secrets are taken out
+				shape: (outcome, cost) => answerOf(outcome, cost, s),
+			});
+			if (!r.ok) return [1, failedItem(i, r)];
+			const result = r.cached
+				? {
+						...r.answer,
+						usage: { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
+						cost: { ...r.result.cost },
+						latencyMs: r.result.latencyMs,
+						attempts: 0,
+						retries: [],
+						fallbackUsed: false,
+						cached: true,
+					}
+				: r.answer;
+			return [0, success(i, s, { ...result, ...r.extra } as IDataObject)];
+		};
+
+		/** The answer as the item shows it and the cache keeps it; only the credential's secrets are taken out. */
+		const answerOf = (outcome: Answered, cost: Cost, s: ItemSettings): IDataObject => {
+			const answer: IDataObject = {
 				text: redact.exact(outcome.answer.text),
 				model: outcome.answer.model,
 				provider: outcome.target.provider,
@@ -394,31 +322,14 @@ export class AiCall implements INodeType {
 				},
 				cost: { ...cost },
 				latencyMs: outcome.latencyMs,
-				...summary(outcome),
+				attempts: outcome.attempts,
+				retries: retriesOf(outcome.retries),
 				fallbackUsed: outcome.fallbackUsed,
 				cached: false,
 			};
 			if (s.request.responseFormat !== 'text')
-				result.json = redact.exact(outcome.json) as IDataObject;
-			if (store && cacheRef) {
-				const stored = { ...result, storedAt: Date.now() };
-				if (settings.responseCache !== 'off') {
-					await tolerant('cache write', i, () =>
-						store.set(cacheRef.namespace, cacheRef.key, stored, s.cacheTtlMs),
-					);
-				}
-				if (settings.keepLastGood) {
-					await tolerant('last good answer write', i, () =>
-						store.set(
-							`${cacheRef.namespace}:last-good`,
-							cacheRef.key,
-							stored,
-							s.lastGoodRetentionMs,
-						),
-					);
-				}
-			}
-			return [0, success(i, s, result)];
+				answer.json = redact.exact(outcome.json) as IDataObject;
+			return answer;
 		};
 
 		/** Which store served the cache, last good answer, breaker or limit (Auto resolves to one). */
@@ -436,7 +347,11 @@ export class AiCall implements INodeType {
 			return item;
 		};
 
-		const failedItem = (i: number, error: AiCallError, extra: IDataObject): INodeExecutionData => {
+		const failedItem = (
+			i: number,
+			r: Extract<HandlerResult, { ok: false }>,
+		): INodeExecutionData => {
+			const { error, result } = r;
 			const failed: INodeExecutionData = {
 				json: {
 					...items[i].json,
@@ -444,14 +359,16 @@ export class AiCall implements INodeType {
 						class: error.failureClass,
 						message: redact.text(error.message),
 						httpStatus: error.httpStatus ?? null,
-						provider: extra.provider,
-						model: extra.model,
-						attempts: extra.attempts,
-						retries: extra.retries,
-						retryable: TRANSIENT.has(error.failureClass as FailureClass),
+						provider: result.provider,
+						model: result.model,
+						attempts: result.attempts,
+						retries: retriesOf(r.retries),
+						retryable: TRANSIENT.has(error.failureClass),
 						retryAfterMs: error.retryAfterMs ?? null,
-						...(extra.simulated ? { simulated: true } : {}),
-						...(extra.cache ? { cache: extra.cache } : {}),
+						// what the attempts cost: every item's cost adds up to the spend
+						cost: { ...result.cost },
+						...(result.outcome === 'simulated' ? { simulated: true } : {}),
+						...(r.extra as IDataObject), // the cache entry's name (cache), budgets' states
 						...(store ? { store: store.kind } : {}),
 						// our own limit said no: nothing is wrong with the service (a retry need not count as a failure)
 						...(error instanceof LimitRefusal ? { sharedLimit: error.limit } : {}),
@@ -482,16 +399,14 @@ export class AiCall implements INodeType {
 	}
 }
 
-function summary(outcome: CallOutcome): IDataObject {
-	return {
-		attempts: outcome.attempts,
-		retries: outcome.retries.map(({ attempt, class: cls, httpStatus, waitMs }) => ({
-			attempt,
-			class: cls,
-			httpStatus,
-			waitMs,
-		})),
-	};
+/** The retries as the item shows them (the model is in the log lines). */
+function retriesOf(retries: RetryRecord[]): IDataObject[] {
+	return retries.map(({ attempt, class: cls, httpStatus, waitMs }) => ({
+		attempt,
+		class: cls,
+		httpStatus,
+		waitMs,
+	}));
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { INodeProperties } from 'n8n-workflow';
 
 import { FAILURE_CLASSES, TRANSIENT } from '../../lib/ai/failure';
+import { budgetFields } from '../shared/budget';
 import { storeProperties } from '../shared/store';
 
 const classOptions = FAILURE_CLASSES.filter(
@@ -294,9 +295,29 @@ export const properties: INodeProperties[] = [
 			'Longest a call waits for room; then the item goes to Failed as rate_limited with retryAfterMs, and no call is made (the Fallback Router can queue it)',
 		displayOptions: SHARED_ON,
 	},
-	// The store only when something uses it: one variant per case, exactly one shown at a time.
+	{
+		displayName: 'Budgets',
+		name: 'budgets',
+		type: 'fixedCollection',
+		typeOptions: { multipleValues: true },
+		placeholder: 'Add Budget',
+		default: {},
+		description:
+			"Spend limits per period, held across executions and workers: each attempt's worst case is reserved before it is sent, its real cost settled after. A spent budget sends items to Failed as budget_exceeded with retryAfterMs until it resets.",
+		options: [{ displayName: 'Budget', name: 'budget', values: budgetFields('aiCall') }],
+	},
+	{
+		displayName: 'Usage Ledger',
+		name: 'usageLedger',
+		type: 'boolean',
+		default: true,
+		description:
+			'Whether every call (answered, failed, cached or refused) is recorded with its tokens, cost and latency, for the AI Usage node’s reports and cost per outcome',
+	},
+	// The store only when something uses it: one variant per case, exactly one shown at a time
+	// (budgets alone, with the ledger off, use the default store without showing it).
 	...storeProperties(
-		'the cache, the last good answers, the circuit breaker and the shared limit',
+		'the usage ledger, the budgets, the cache, the last good answers, the circuit breaker and the shared limit',
 		'',
 		[
 			{ show: { circuitBreaker: [true] } },
@@ -308,6 +329,15 @@ export const properties: INodeProperties[] = [
 					keepLastGood: [false],
 					responseCache: ['off'],
 					sharedLimit: [true],
+				},
+			},
+			{
+				show: {
+					circuitBreaker: [false],
+					keepLastGood: [false],
+					responseCache: ['off'],
+					sharedLimit: [false],
+					usageLedger: [true],
 				},
 			},
 		],
@@ -437,7 +467,8 @@ export const properties: INodeProperties[] = [
 				type: 'string',
 				default: '',
 				placeholder: 'claim-processed',
-				description: 'The business outcome this call serves, copied into ai.cost.tag for reporting',
+				description:
+					'The business outcome this call serves (ai.cost.tag): the AI Usage node reports cost per tag and, with Record Outcome, cost per outcome',
 			},
 			{
 				displayName: 'Price Overrides',
@@ -446,6 +477,16 @@ export const properties: INodeProperties[] = [
 				default: '{}',
 				description:
 					'USD per million tokens, e.g. {"my-model*": {"input": 0.5, "output": 1.5}}; a trailing * matches a prefix',
+			},
+			{
+				displayName: 'Usage Events Kept (Days)',
+				name: 'usageEventDays',
+				type: 'number',
+				typeOptions: { minValue: 0.01 },
+				default: 7,
+				description:
+					'How long each call’s own ledger event is kept; the per-minute, hour and day totals the reports use are kept 2, 92 and 400 days',
+				displayOptions: { show: { '/usageLedger': [true] } },
 			},
 			// cache and last good answers (only when on)
 			{

@@ -9,7 +9,11 @@ import {
 	type ChatMessage,
 	type ResponseFormat,
 } from '../../lib/ai/wire';
+import { text } from '../../lib/values';
+import { budgetScopeKey, budgetSpec, type BudgetUse, type BudgetValues } from '../shared/budget';
 import { hasExpression, itemParameter, rawParameter } from '../shared/parameters';
+
+export { text };
 
 /** What is sent when the user sets no Temperature or Max Tokens (an output cap is a cost control). */
 export const DEFAULT_TEMPERATURE = 0.2;
@@ -36,6 +40,7 @@ interface Options {
 	outputMode?: 'merge' | 'resultOnly';
 	costTag?: unknown;
 	budgetUsd?: number;
+	usageEventDays?: number;
 	priceOverrides?: string | IDataObject;
 	simulate?: 'off' | 'all' | 'percent' | 'expression';
 	simulateClass?: FailureClass;
@@ -86,6 +91,8 @@ export interface ItemSettings {
 	cacheTtlMs: number;
 	forceRefresh: boolean;
 	lastGoodRetentionMs: number;
+	/** The budgets this item counts against (Budgets), with their scope keys. */
+	budgets: BudgetUse[];
 }
 
 /** Settings that hold for the whole node run (read from the first item). */
@@ -109,6 +116,8 @@ export function readNodeSettings(ctx: IExecuteFunctions) {
 		budgetUsd: o.budgetUsd ?? 0,
 		priceOverrides: o.priceOverrides,
 		sharedLimit: readSharedLimit(ctx),
+		usageLedger: ctx.getNodeParameter('usageLedger', 0, true) as boolean,
+		usageEventTtlMs: Math.max(0.01, o.usageEventDays ?? 7) * 86_400_000,
 	};
 }
 
@@ -170,6 +179,10 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 	const options = p<Options>('options', {});
 	const cacheMode = p<'off' | 'exact' | 'key'>('responseCache', 'off');
 	const cacheKey = p<unknown>('cacheKey', '');
+	const budgets = p<{ budget?: BudgetValues[] }>('budgets', {});
+	const budgetsAreExpression = hasExpression(rawParameter(ctx, 'budgets'));
+	const workflowId = String(ctx.getWorkflow().id ?? '');
+	const timeZone = ctx.getTimezone();
 	// A value that comes from an expression is the item's; a fixed one is the configuration's.
 	const fromExpression = (name: string) => hasExpression(rawParameter(ctx, name));
 	const modelIsExpression = fromExpression('model');
@@ -289,6 +302,20 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 		const lastGoodRetentionMs =
 			num(o.lastGoodRetentionHours, 'Last Good Retention (Hours)', 168) * 3_600_000;
 
+		// a budget's definition is the configuration's; which key an item counts against is the item's
+		const uses = check(
+			!budgetsAreExpression,
+			() => (budgets(i)?.budget ?? []).map((v) => ({ v, spec: budgetSpec(v, timeZone) })),
+			[],
+		).flatMap(({ v, spec }) => {
+			const scope = budgetScopeKey(v, { workflowId, costTag: costTag || null });
+			if ('issue' in scope) {
+				itemProblem(scope.issue);
+				return [];
+			}
+			return [{ spec, scopeKey: scope.key }];
+		});
+
 		return {
 			inputError: problem ? new AiCallError('bad_request', problem) : undefined,
 			model: modelName,
@@ -321,34 +348,9 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 			cacheTtlMs,
 			forceRefresh: o.forceRefresh === true,
 			lastGoodRetentionMs,
+			budgets: uses,
 		};
 	};
-}
-
-/**
- * An item's value as text, as n8n itself puts objects into text parameters: as JSON. Whatever
- * the value does (a toJSON that throws, a cycle, a BigInt) comes back as an error naming the field.
- */
-export function text(value: unknown, field: string): string {
-	if (value === undefined || value === null) return '';
-	if (typeof value === 'string') return value;
-	if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-		return String(value);
-	}
-	if (typeof value === 'object') {
-		let json: string | undefined;
-		try {
-			json = JSON.stringify(value) as string | undefined;
-		} catch {
-			json = undefined;
-		}
-		if (typeof json === 'string') {
-			// a Date or Luxon DateTime becomes its ISO text, not a quoted JSON string
-			if (json.startsWith('"')) return JSON.parse(json) as string;
-			return json;
-		}
-	}
-	throw new Error(`"${field}" is not text for this item and cannot be written as JSON`);
 }
 
 function numberOption(value: unknown, field: string): number | undefined {

@@ -24,6 +24,7 @@ import {
 	type Strategy,
 	type StrategyTable,
 } from '../../lib/fallback';
+import { readCached } from '../../lib/ai/cache';
 import { CallLimiter } from '../../lib/limit';
 import { getPath } from '../../lib/path';
 import type { StateStore } from '../../lib/stores';
@@ -134,19 +135,8 @@ export class FallbackRouter implements INodeType {
 			if (!namespace || !key) return { outcome: 'no_cache_key' };
 			try {
 				store ??= openStore(this);
-				const s = await store;
-				const fresh = await s.get<IDataObject>(namespace, key);
-				const found = fresh ?? (await s.get<IDataObject>(`${namespace}:last-good`, key));
-				if (!found || typeof found !== 'object' || Array.isArray(found))
-					return { outcome: 'not_found' };
-				const storedAt = Number(found.storedAt);
-				return {
-					found: {
-						value: found,
-						stale: !fresh,
-						storedAt: Number.isFinite(storedAt) ? storedAt : undefined,
-					},
-				};
+				const found = await readCached(await store, { namespace, key });
+				return found ? { found } : { outcome: 'not_found' };
 			} catch (error) {
 				// A fallback must not fail when the store does: the next strategy serves the item.
 				return { outcome: 'store_unreachable', detail: (error as Error).message };

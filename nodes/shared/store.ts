@@ -127,7 +127,8 @@ const announced = new Set<string>();
 
 /** The shared store for the node's settings (pooled across executions by the registry). */
 export async function openStore(ctx: IExecuteFunctions): Promise<StateStore> {
-	const kind = ctx.getNodeParameter('store', 0) as StoreChoice;
+	// hidden (the AI Call's budgets alone): the default of the current versions
+	const kind = ctx.getNodeParameter('store', 0, 'auto') as StoreChoice;
 	const credentials =
 		kind === 'redis' || kind === 'postgres' ? await ctx.getCredentials(kind) : undefined;
 	try {

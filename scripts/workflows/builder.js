@@ -34,6 +34,7 @@ const T = {
 	freshnessCheck: [`${PACKAGE}.freshnessCheck`, 1],
 	idempotencyGuard: [`${PACKAGE}.idempotencyGuard`, 1.1],
 	jobQueue: [`${PACKAGE}.jobQueue`, 1],
+	aiUsage: [`${PACKAGE}.aiUsage`, 1],
 };
 
 /** The credential the AI Call nodes name; `npm run demo` and the tests point it at their own. */

@@ -26,8 +26,9 @@ w.note(
 1. Pick your **AI Service** credential and model in **Answer (AI Call)**.
 2. Edit the system prompt and the request rules in **Check request**.
 3. **Store** is Auto in the AI Call and the Fallback Router (they share the last good answers): n8n's own Redis in queue mode, else the Local File, or what \`N8N_AI_PATTERNS_STORE\` sets. Change both or neither.
-4. Replace **Hand over to a person** with your ticket or chat hand-off.
-5. The webhook is open to anyone who can reach n8n, and every request costs an AI call: set **Authentication** (e.g. Header Auth) on it before exposing it.`,
+4. Set the daily **Budget** in **Answer (AI Call)** (5 USD, shared by every execution and worker; the AI Usage node's Check Budget shows what is left).
+5. Replace **Hand over to a person** with your ticket or chat hand-off.
+6. The webhook is open to anyone who can reach n8n, and every request costs an AI call: set **Authentication** (e.g. Header Auth) on it before exposing it.`,
 	[2.6, -0.25],
 	480,
 );
@@ -56,7 +57,23 @@ w.node(
 		userPrompt: '={{ $json.body.question }}',
 		timeoutPreset: 'interactive',
 		keepLastGood: true,
-		options: { maxRetries: 1, baseDelayMs: 250, totalTimeoutMs: 20000 },
+		budgets: {
+			budget: [
+				{
+					budgetName: 'sync-answers-daily',
+					budgetScope: 'all',
+					budgetPeriod: 'day',
+					budgetLimitUsd: 5,
+					budgetWarnPercent: 80,
+				},
+			],
+		},
+		options: {
+			maxRetries: 1,
+			baseDelayMs: 250,
+			totalTimeoutMs: 20000,
+			costTag: 'question-answered',
+		},
 	},
 	[2, 0],
 	{ credentials: AI_CREDENTIAL },
@@ -86,7 +103,7 @@ w.node(
 	T.respond,
 	respond(
 		503,
-		'={{ { error: "busy", message: "The AI service is overloaded. Try again later.", retryAt: $json.fallback.retryAt } }}',
+		'={{ $json.error.class === "budget_exceeded" ? { error: "budget_spent", message: "Today\'s AI budget is spent. Try again when it resets.", retryAt: $json.fallback.retryAt } : { error: "busy", message: "The AI service is overloaded. Try again later.", retryAt: $json.fallback.retryAt } }}',
 		{ 'Retry-After': '={{ Math.max(1, Math.ceil($json.fallback.retryInMs / 1000)) }}' },
 	),
 	[4, 2],

@@ -13,12 +13,14 @@ const {
 	ensureTable,
 } = require('./builder');
 
-// 14 steps in a row: columns as narrow as the names allow, so zoom to fit stays readable
+// 15 steps in a row: columns as narrow as the names allow, so zoom to fit stays readable
 const w = new Workflow('webhook-pipeline', 'AI patterns: webhook-triggered pipeline', {
-	column: 176,
+	column: 170,
 });
 const F = w.file;
 const TABLE = 'ai_documents';
+/** The Cost Tag of both AI Calls and the outcome counted per document: cost per document = their cost / documents. */
+const COST_TAG = 'document-processed';
 const COLUMNS = [
 	'documentId',
 	'category',
@@ -41,7 +43,9 @@ A system sends documents and retries when it does not hear back, so **the same d
 - **400** no \`Idempotency-Key\` header
 - **202** the document misses sections or is unreadable: a person reviews it
 - **503** + \`Retry-After\` the AI failed for now (rate limit, overload, timeout…); the key is released so the retry runs
-- **202** also when the AI cannot handle the document (content filter, too long…): a retry would fail the same way`,
+- **202** also when the AI cannot handle the document (content filter, too long…): a retry would fail the same way
+
+**GET /webhook/ai/documents/cost**: documents processed today, what both AI Calls cost, and **cost per document** (AI Usage: Record Outcome + Report)`,
 	[0, -1.5],
 	1008,
 	5,
@@ -139,7 +143,12 @@ w.node(
 		jsonSchema:
 			'{\n  "type": "object",\n  "properties": {\n    "category": { "type": "string", "enum": ["invoice", "contract", "complaint", "support", "other"] },\n    "confidence": { "type": "number" }\n  },\n  "required": ["category", "confidence"]\n}',
 		timeoutPreset: 'interactive',
-		options: { maxRetries: 1, baseDelayMs: 250, outputField: 'classification' },
+		options: {
+			maxRetries: 1,
+			baseDelayMs: 250,
+			outputField: 'classification',
+			costTag: COST_TAG,
+		},
 	},
 	[6, -1],
 	{ credentials: AI_CREDENTIAL },
@@ -155,7 +164,7 @@ w.node(
 		jsonSchema:
 			'{\n  "type": "object",\n  "properties": {\n    "summary": { "type": "string" },\n    "sentiment": { "type": "string", "enum": ["positive", "negative", "neutral"] }\n  },\n  "required": ["summary", "sentiment"]\n}',
 		timeoutPreset: 'interactive',
-		options: { maxRetries: 1, baseDelayMs: 250, outputField: 'enrichment' },
+		options: { maxRetries: 1, baseDelayMs: 250, outputField: 'enrichment', costTag: COST_TAG },
 	},
 	[7, -1],
 	{ credentials: AI_CREDENTIAL },
@@ -199,7 +208,7 @@ w.node(
 	assignments(F, 'Build response', {
 		response: [
 			'object',
-			'={{ { documentId: $json.documentId, category: $json.classification.json.category, confidence: $json.classification.json.confidence, summary: $json.enrichment.json.summary, sentiment: $json.enrichment.json.sentiment, filedUnder: $json.filedUnder, processedAt: $now.toUTC().toISO() } }}',
+			'={{ { documentId: $json.documentId, category: $json.classification.json.category, confidence: $json.classification.json.confidence, summary: $json.enrichment.json.summary, sentiment: $json.enrichment.json.sentiment, filedUnder: $json.filedUnder, costUsd: $json.classification.cost.totalUsd + $json.enrichment.cost.totalUsd, processedAt: $now.toUTC().toISO() } }}',
 		],
 	}),
 	[10, -2],
@@ -238,7 +247,32 @@ w.node(
 	},
 	[11.6, -2],
 );
-w.node('Respond 200', T.respond, respond(200, `={{ ${built}.response }}`), [12.4, -2]);
+w.node(
+	'Count document',
+	T.aiUsage,
+	{ operation: 'recordOutcome', outcomeTag: COST_TAG, outcomeCount: 1 },
+	[12.3, -2],
+);
+w.node('Respond 200', T.respond, respond(200, `={{ ${built}.response }}`), [13, -1.1]);
+
+// What a document costs: both AI Calls' cost today / documents processed today.
+const costHook = webhook('GET', 'ai/documents/cost');
+w.node('GET cost', T.webhook, costHook.params, [0, 2.9], costHook.extra);
+w.node(
+	'Cost per document',
+	T.aiUsage,
+	{ operation: 'report', window: 'today', groupBy: 'tag', filterTag: COST_TAG },
+	[1, 2.9],
+);
+w.node(
+	'Respond cost',
+	T.respond,
+	respond(
+		200,
+		`={{ { documents: $json.outcomes["${COST_TAG}"], costUsd: $json.costUsd, costPerDocumentUsd: $json.costPerOutcome["${COST_TAG}"], calls: $json.calls, failed: $json.failed, since: $json.from } }}`,
+	),
+	[2, 2.9],
+);
 
 // Incomplete documents and AI failures a retry cannot fix: release the key (a corrected
 // document may come with the same key) and hand over to a person.
@@ -338,7 +372,12 @@ for (const team of ['finance', 'legal', 'general'])
 	w.connect(`File under ${team}`, 'Build response');
 w.connect('Build response', 'Store document');
 w.connect('Store document', 'Complete key');
-w.connect('Complete key', 'Respond 200');
+w.connect('Complete key', 'Count document');
+w.connect('Count document', 'Respond 200', 0);
+// an outcome that could not be counted still answers the sender
+w.connect('Count document', 'Respond 200', 1);
+w.connect('GET cost', 'Cost per document');
+w.connect('Cost per document', 'Respond cost');
 w.connect('Release key (AI failed)', 'Respond 503 (retry)');
 
 module.exports = w;

@@ -69,12 +69,16 @@ describe('AI Call in the editor: order and what is shown', () => {
 			'aiServiceFallbackApi',
 		]);
 		expect(active({ circuitBreaker: true, store: 'redis' })).toEqual(['aiServiceApi', 'redis']);
+		// the usage ledger (on by default) keeps its records in the store
+		expect(active({ store: 'redis' })).toEqual(['aiServiceApi', 'redis']);
 		// a store left on redis while nothing uses it asks for no Redis credential
-		expect(active({ store: 'redis' })).toEqual(['aiServiceApi']);
+		expect(active({ store: 'redis', usageLedger: false })).toEqual(['aiServiceApi']);
 	});
 
 	it('puts what every user sets first and shows no Store while nothing uses one', () => {
-		expect(shown({})).toEqual([
+		const fresh = shown({});
+		expect(fresh.slice(-3)).toEqual(['store', 'sqlitePath', 'options']); // the usage ledger is on
+		expect(shown({ usageLedger: false })).toEqual([
 			'model',
 			'promptType',
 			'systemPrompt',
@@ -87,6 +91,8 @@ describe('AI Call in the editor: order and what is shown', () => {
 			'keepLastGood',
 			'circuitBreaker',
 			'sharedLimit',
+			'budgets',
+			'usageLedger',
 			'options',
 		]);
 	});
@@ -99,6 +105,8 @@ describe('AI Call in the editor: order and what is shown', () => {
 		[{ circuitBreaker: true, keepLastGood: true, responseCache: 'exact' }],
 		[{ sharedLimit: true }],
 		[{ sharedLimit: true, keepLastGood: true }],
+		[{ usageLedger: true }],
+		[{ usageLedger: true, circuitBreaker: true }],
 	])('shows exactly one Store (and its file) when a feature uses it: %j', (values) => {
 		const names = shown(values);
 		expect(names.filter((n) => n === 'store')).toHaveLength(1);

@@ -3,6 +3,7 @@ import type { IConnections, IDataObject, INode, INodeExecutionData } from 'n8n-w
 import { AiServiceApi } from '../../credentials/AiServiceApi.credentials';
 import { AiServiceFallbackApi } from '../../credentials/AiServiceFallbackApi.credentials';
 import { AiCall } from '../../nodes/AiCall/AiCall.node';
+import { AiUsage } from '../../nodes/AiUsage/AiUsage.node';
 import { CompletenessCheck } from '../../nodes/CompletenessCheck/CompletenessCheck.node';
 import { FallbackRouter } from '../../nodes/FallbackRouter/FallbackRouter.node';
 import { FreshnessCheck } from '../../nodes/FreshnessCheck/FreshnessCheck.node';
@@ -13,7 +14,15 @@ import { Postgres, Redis } from '../harness/builtin-credentials';
 
 /** Every node and credential of the package, as n8n loads them from package.json. */
 export const harness = createHarness({
-	nodeTypes: [AiCall, FreshnessCheck, CompletenessCheck, FallbackRouter, IdempotencyGuard, JobQueue],
+	nodeTypes: [
+		AiCall,
+		AiUsage,
+		FreshnessCheck,
+		CompletenessCheck,
+		FallbackRouter,
+		IdempotencyGuard,
+		JobQueue,
+	],
 	credentialTypes: [AiServiceApi, AiServiceFallbackApi, Redis, Postgres],
 });
 

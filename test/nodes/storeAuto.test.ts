@@ -107,7 +107,8 @@ describe.each(versioned)('%s', (_label, description, shown) => {
 
 it('AI Call still shows no Store when nothing uses it, at either version', () => {
 	const description = new AiCall().description;
-	for (const v of [1, 1.1]) expect(resolved(description, v, {})).not.toHaveProperty('store');
+	for (const v of [1, 1.1])
+		expect(resolved(description, v, { usageLedger: false })).not.toHaveProperty('store');
 });
 
 it('Job Queue (first released with Auto) defaults Store to Auto at its version 1', () => {

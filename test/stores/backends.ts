@@ -122,7 +122,9 @@ export function backends(): Backend[] {
 				const client = new Client(POSTGRES);
 				await client.connect();
 				try {
-					await client.query(`DROP TABLE IF EXISTS "${table}", "${table}_records"`);
+					await client.query(
+						`DROP TABLE IF EXISTS "${table}", "${table}_records", "${table}_counters", "${table}_events"`,
+					);
 				} finally {
 					await client.end();
 				}

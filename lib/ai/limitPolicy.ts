@@ -1,0 +1,41 @@
+/**
+ * The shared limit (lib/ai/sharedLimit.ts) as a policy: each attempt waits for room in the named
+ * limit, and gives its slot back (settling the token estimate) once it settled. No room within
+ * the maximum wait refuses the attempt (a LimitRefusal, rate_limited); a failing store is the
+ * handler's to warn about and skip, a cancelled execution goes on up.
+ */
+import { LimitRefusal, type SharedLimit } from './sharedLimit';
+import type { AiPolicy } from './policy';
+
+/** Slack on a slot's lease beyond the attempt timeout, for the store's own round trips. */
+const LEASE_SLACK_MS = 30_000;
+
+export function limitPolicy(limit: SharedLimit): AiPolicy {
+	return {
+		name: 'shared limit',
+		// the node's log messages since the limit exists
+		steps: { enter: 'shared limit', release: 'shared limit release' },
+		async enter(call, attempt) {
+			let admission;
+			try {
+				// a slot outlives a crashed holder by the attempt timeout, plus slack for the store
+				admission = await limit.admit(
+					attempt.estimatedTokens,
+					call.attemptTimeoutMs + LEASE_SLACK_MS,
+					call.signal,
+				);
+			} catch (error) {
+				if (error instanceof LimitRefusal) return error;
+				throw error;
+			}
+			return {
+				release: async ({ error, refused, cancelled, inputTokens, outputTokens }) => {
+					// refused: nothing was sent, the estimate goes back; cancelled: the use is unknown
+					if (refused) return await admission.release({ usedTokens: 0 });
+					if (cancelled) return await admission.release({});
+					await admission.release(error ? { error } : { usedTokens: inputTokens + outputTokens });
+				},
+			};
+		},
+	};
+}

@@ -1,0 +1,259 @@
+import {
+	NodeConnectionTypes,
+	NodeOperationError,
+	type IDataObject,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type INodeType,
+	type INodeTypeDescription,
+} from 'n8n-workflow';
+import { DateTime } from 'luxon';
+
+import { BudgetBook } from '../../lib/ai/budget';
+import { view as budgetView } from '../../lib/ai/budgetPolicy';
+import { ledgerFor, usageReport, type GroupBy } from '../../lib/ai/ledger';
+import { StoreError } from '../../lib/stores/common';
+import { describeValue, readNumber, text } from '../../lib/values';
+import { budgetScopeKey, budgetSpec, type BudgetValues } from '../shared/budget';
+import { itemParameter } from '../shared/parameters';
+import { openStore, storeCredentials } from '../shared/store';
+import { properties } from './properties';
+
+type Operation = 'recordOutcome' | 'report' | 'checkBudget';
+
+/** Output names per operation; an item leaves on exactly one of them. */
+const OUTPUTS: Record<Operation, string[]> = {
+	recordOutcome: ['Recorded', 'Invalid'],
+	report: ['Report'],
+	checkBudget: ['Within', 'Warn', 'Exceeded', 'Invalid'],
+};
+const BUDGET_OUTPUT = { within: 0, warn: 1, exceeded: 2 } as const;
+
+const MAX_TAG = 200;
+
+export class AiUsage implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'AI Usage',
+		name: 'aiUsage',
+		icon: { light: 'file:aiUsage.svg', dark: 'file:aiUsage.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle: `={{ (${JSON.stringify({
+			recordOutcome: 'Record Outcome',
+			report: 'Report',
+			checkBudget: 'Check Budget',
+		})})[$parameter["operation"]] }}`,
+		description:
+			'AI cost and usage across executions and workers: cost per business outcome, reports by tag, model or workflow, and budgets',
+		defaults: { name: 'AI Usage' },
+		usableAsTool: undefined, // not an agent tool (no "… Tool" variant)
+		inputs: [NodeConnectionTypes.Main],
+		outputs: `={{ (${JSON.stringify(
+			Object.fromEntries(
+				Object.entries(OUTPUTS).map(([op, names]) => [
+					op,
+					names.map((displayName) => ({ type: NodeConnectionTypes.Main, displayName })),
+				]),
+			),
+		)})[$parameter["operation"]] }}`,
+		credentials: storeCredentials,
+		properties,
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const items = this.getInputData();
+		const operation = this.getNodeParameter('operation', 0) as Operation;
+		const outputs: INodeExecutionData[][] = OUTPUTS[operation].map(() => []);
+		if (!items.length) return outputs;
+		const node = this.getNode();
+		const config = (i: number, message: string) =>
+			new NodeOperationError(node, `Item ${i}: ${message}`, { itemIndex: i });
+		const store = await openStore(this);
+		const emit = (output: number, i: number, json: IDataObject) =>
+			outputs[output].push({ json, pairedItem: { item: i } });
+		const storeFailed = (i: number, error: unknown) =>
+			error instanceof NodeOperationError
+				? error
+				: config(
+						i,
+						error instanceof StoreError
+							? `the usage store failed: ${error.message}`
+							: (error as Error).message,
+					);
+
+		if (operation === 'recordOutcome') {
+			const tag = itemParameter<unknown>(this, 'outcomeTag', '');
+			const count = itemParameter<unknown>(this, 'outcomeCount', 1);
+			const writer = ledgerFor(store);
+			writer.warn = (message) => this.logger.warn(message);
+			const at = Date.now();
+			for (let i = 0; i < items.length; i++) {
+				const invalid = (field: string, reason: string) =>
+					emit(1, i, {
+						...items[i].json,
+						outcome: { recorded: false, reason: `"${field}" ${reason}` },
+					});
+				let name: string;
+				try {
+					name = text(tag(i), 'Outcome Tag').trim();
+				} catch (error) {
+					invalid('Outcome Tag', (error as Error).message);
+					continue;
+				}
+				if (!name) {
+					invalid('Outcome Tag', 'is empty for this item');
+					continue;
+				}
+				if (name.length > MAX_TAG) {
+					invalid('Outcome Tag', `is longer than ${MAX_TAG} characters`);
+					continue;
+				}
+				const raw = count(i);
+				const n = readNumber(raw);
+				if (n === undefined || n < 0 || n > 1e9) {
+					invalid('Count', `is not a number from 0 to 1,000,000,000 (got ${describeValue(raw)})`);
+					continue;
+				}
+				writer.recordOutcome({ at, tag: name, count: n });
+				emit(0, i, {
+					...items[i].json,
+					outcome: { recorded: true, tag: name, count: n, store: store.kind },
+				});
+			}
+			// written in the background within a second; a report right after finds it (it flushes)
+			return outputs;
+		}
+
+		const zone = this.getTimezone();
+		if (operation === 'report') {
+			const window = itemParameter<string>(this, 'window', 'today');
+			const from = itemParameter<unknown>(this, 'from', '');
+			const to = itemParameter<unknown>(this, 'to', '');
+			const groupBy = itemParameter<GroupBy>(this, 'groupBy', 'tag');
+			const filterTag = itemParameter<unknown>(this, 'filterTag', '');
+			const filterWorkflow = itemParameter<unknown>(this, 'filterWorkflow', '');
+			// this process's own buffered calls count too
+			await ledgerFor(store).flush();
+			for (let i = 0; i < items.length; i++) {
+				const range = windowOf(window(i), from(i), to(i), zone, Date.now());
+				if (typeof range === 'string') throw config(i, range);
+				const tag = String(filterTag(i) ?? '').trim();
+				const workflowId = String(filterWorkflow(i) ?? '').trim();
+				try {
+					const rows = await usageReport(store, {
+						...range,
+						groupBy: groupBy(i),
+						timeZone: zone,
+						tag: tag || undefined,
+						workflowId: workflowId || undefined,
+					});
+					for (const row of rows)
+						emit(0, i, { ...row, store: store.kind } as unknown as IDataObject);
+				} catch (error) {
+					throw storeFailed(i, error);
+				}
+			}
+			return outputs;
+		}
+
+		// Check Budget
+		const book = new BudgetBook(store);
+		const values = (i: number) =>
+			Object.fromEntries(
+				[
+					'budgetName',
+					'budgetScope',
+					'budgetWorkflowId',
+					'budgetTag',
+					'budgetKey',
+					'budgetPeriod',
+					'budgetRollingHours',
+					'budgetTimeZone',
+					'budgetLimitUsd',
+					'budgetLimitTokens',
+					'budgetWarnPercent',
+				].map((name) => [name, this.getNodeParameter(name, i, null)]), // null: hidden for this scope
+			) as BudgetValues;
+		for (let i = 0; i < items.length; i++) {
+			const v = values(i);
+			let spec;
+			try {
+				spec = budgetSpec(v, zone);
+			} catch (error) {
+				throw config(i, (error as Error).message);
+			}
+			const scope = budgetScopeKey(v, {
+				workflowId: String(this.getWorkflow().id ?? ''),
+				costTag: null,
+			});
+			if ('issue' in scope) {
+				emit(3, i, {
+					...items[i].json,
+					budget: { name: spec.name, status: 'invalid', reason: scope.issue },
+				});
+				continue;
+			}
+			try {
+				const state = await book.check({ spec, scopeKey: scope.key });
+				emit(BUDGET_OUTPUT[state.status as keyof typeof BUDGET_OUTPUT], i, {
+					...items[i].json,
+					budget: { ...budgetView(state), store: store.kind },
+				});
+			} catch (error) {
+				throw storeFailed(i, error);
+			}
+		}
+		return outputs;
+	}
+}
+
+/** The report's window [from, to) in epoch ms, or what is wrong with it. */
+export function windowOf(
+	window: string,
+	fromValue: unknown,
+	toValue: unknown,
+	zone: string,
+	now: number,
+): { from: number; to: number } | string {
+	const t = DateTime.fromMillis(now, { zone });
+	const day = t.startOf('day');
+	switch (window) {
+		case 'lastHour':
+			return { from: now - 3_600_000, to: now };
+		case 'last24h':
+			return { from: now - 86_400_000, to: now };
+		case 'today':
+			return { from: day.toMillis(), to: now };
+		case 'yesterday':
+			return { from: day.minus({ days: 1 }).toMillis(), to: day.toMillis() };
+		case 'last7d':
+			return { from: now - 7 * 86_400_000, to: now };
+		case 'thisMonth':
+			return { from: t.startOf('month').toMillis(), to: now };
+		case 'last30d':
+			return { from: now - 30 * 86_400_000, to: now };
+		case 'custom': {
+			const parse = (value: unknown, label: string): number | string => {
+				if (value === '' || value === undefined || value === null)
+					return label === 'To' ? now : `"From" is empty`;
+				const d =
+					value instanceof Date
+						? DateTime.fromJSDate(value)
+						: DateTime.isDateTime(value)
+							? value
+							: typeof value === 'number'
+								? DateTime.fromMillis(value)
+								: DateTime.fromISO(String(value), { zone });
+				return d.isValid ? d.toMillis() : `"${label}" is not a date (${describeValue(value)})`;
+			};
+			const from = parse(fromValue, 'From');
+			const to = parse(toValue, 'To');
+			if (typeof from === 'string') return from;
+			if (typeof to === 'string') return to;
+			if (to <= from) return '"To" must be after "From"';
+			return { from, to };
+		}
+		default:
+			return `"Window" has no such choice: ${describeValue(window)}`;
+	}
+}
