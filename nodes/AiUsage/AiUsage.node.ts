@@ -16,6 +16,7 @@ import { StoreError } from '../../lib/stores/common';
 import { describeValue, readNumber, text } from '../../lib/values';
 import { budgetScopeKey, budgetSpec, type BudgetValues } from '../shared/budget';
 import { itemParameter } from '../shared/parameters';
+import { outputsByOperation } from '../shared/outputs';
 import { openStore, storeCredentials } from '../shared/store';
 import { properties } from './properties';
 
@@ -48,14 +49,7 @@ export class AiUsage implements INodeType {
 		defaults: { name: 'AI Usage' },
 		usableAsTool: undefined, // not an agent tool (no "… Tool" variant)
 		inputs: [NodeConnectionTypes.Main],
-		outputs: `={{ (${JSON.stringify(
-			Object.fromEntries(
-				Object.entries(OUTPUTS).map(([op, names]) => [
-					op,
-					names.map((displayName) => ({ type: NodeConnectionTypes.Main, displayName })),
-				]),
-			),
-		)})[$parameter["operation"]] }}`,
+		outputs: outputsByOperation(OUTPUTS),
 		credentials: storeCredentials,
 		properties,
 	};

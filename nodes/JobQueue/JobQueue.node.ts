@@ -24,6 +24,7 @@ import { StoreError } from '../../lib/stores/common';
 import type { StateStore } from '../../lib/stores';
 import { describeValue, readNumber } from '../../lib/values';
 import { itemParameter, rawParameter } from '../shared/parameters';
+import { outputsByOperation } from '../shared/outputs';
 import { openStore, storeCredentials } from '../shared/store';
 import { properties } from './properties';
 
@@ -88,14 +89,7 @@ export class JobQueue implements INodeType {
 		defaults: { name: 'Job Queue' },
 		usableAsTool: undefined, // not an agent tool (no "… Tool" variant)
 		inputs: [NodeConnectionTypes.Main],
-		outputs: `={{ (${JSON.stringify(
-			Object.fromEntries(
-				Object.entries(OUTPUTS).map(([op, names]) => [
-					op,
-					names.map((displayName) => ({ type: NodeConnectionTypes.Main, displayName })),
-				]),
-			),
-		)})[$parameter["operation"]] }}`,
+		outputs: outputsByOperation(OUTPUTS),
 		credentials: storeCredentials,
 		properties,
 	};

@@ -34,6 +34,7 @@ const NODES: Array<{ name: string; aliases: string[]; action?: string }> = [
 	{ name: 'Fallback Router', aliases: ['fallback', 'degraded'] },
 	{ name: 'Job Queue', aliases: ['background job', 'async job'], action: 'Submit a job' },
 	{ name: 'Queue Depth Check', aliases: ['backlog', 'queue length'] },
+	{ name: 'AI Usage', aliases: ['cost per outcome', 'spend'], action: 'Record a business outcome' },
 ];
 /** The package's nodes by folder (dist/nodes/QueueDepthCheck → "queuedepthcheck"), for the guard below. */
 const SHIPPED = (
@@ -41,7 +42,7 @@ const SHIPPED = (
 		n8n: { nodes: string[] };
 	}
 ).n8n.nodes.map((path) => path.split('/')[2].toLowerCase());
-/** The Job Queue's operations as the panel lists them, and their outputs (OUTPUTS in its source). */
+/** Operations as the panel lists them, and their outputs (OUTPUTS in each node's source). */
 const JOB_QUEUE_OUTPUTS: Array<[string, string[]]> = [
 	['Submit', ['New', 'Existing', 'Invalid']],
 	['Claim Due Jobs', ['Run', 'Deliver', 'To a Person']],
@@ -49,6 +50,25 @@ const JOB_QUEUE_OUTPUTS: Array<[string, string[]]> = [
 	['Retry Later', ['Queued', 'Not Queued']],
 	['Acknowledge', ['Confirmed', 'Unconfirmed']],
 	['Get', ['Found', 'Not Found']],
+];
+const AI_USAGE_OUTPUTS: Array<[string, string[]]> = [
+	['Record Outcome', ['Recorded', 'Invalid']],
+	['Report', ['Report']],
+	['Check Budget', ['Within', 'Warn', 'Exceeded', 'Invalid']],
+];
+const BY_OPERATION = [
+	{
+		node: 'Job Queue',
+		action: 'Submit a job',
+		outputs: JOB_QUEUE_OUTPUTS,
+		subtitle: (operation: string) => `${operation} · ai-jobs`,
+	},
+	{
+		node: 'AI Usage',
+		action: 'Record a business outcome',
+		outputs: AI_USAGE_OUTPUTS,
+		subtitle: (operation: string) => operation,
+	},
 ];
 const KEY = 'sk-e2e-key-0042';
 const WORKFLOWS = join(__dirname, '../../workflows');
@@ -148,47 +168,56 @@ describe('the nodes in the node creator', () => {
 	);
 });
 
-describe('a fresh Job Queue', () => {
-	it('shows the outputs of each operation on the canvas, whole, and no issue', async () => {
-		await editor.newWorkflowWithTrigger(page(), n8n.url);
-		await editor.openNodeCreator(page(), 'plus');
-		await editor.searchNodes(page(), 'Job Queue');
-		await editor.addFromSearch(page(), 'Job Queue', { action: 'Submit a job' });
-		const seen: Record<string, unknown> = {};
-		for (const [operation] of JOB_QUEUE_OUTPUTS) {
-			if (!(await page().getByTestId('ndv').isVisible()))
-				await editor.openNode(page(), 'Job Queue');
-			const field = await editor.selectParameterOption(page(), 'operation', operation);
-			const panel = await editor.panelProblems(page());
-			await editor.closePanel(page());
-			const node = (await editor.measureCanvas(page())).nodes.find((n) => n.name === 'Job Queue');
-			const outputs = node?.handleLabels.filter((h) => h.handle.startsWith('outputs/')) ?? [];
-			const { issues, undefinedText } = await editor.canvasNodeProblems(page(), 'Job Queue');
-			seen[operation] = {
-				field,
-				subtitle: node?.label?.text.split('\n')[1],
-				outputs: outputs.map((h) => h.text),
-				cutOff: outputs.filter((h) => h.cut).map((h) => h.text),
-				problems: { panel, canvas: { issues, undefinedText } },
-			};
-		}
-		const none = { issues: [], undefinedText: [] };
-		expect(seen).toEqual(
-			Object.fromEntries(
-				JOB_QUEUE_OUTPUTS.map(([operation, outputs]) => [
-					operation,
-					{
-						field: operation,
-						subtitle: `${operation} · ai-jobs`,
-						outputs,
-						cutOff: [],
-						problems: { panel: none, canvas: none },
-					},
-				]),
-			),
-		);
-	});
-});
+/** n8n may draw no label for a node's only output: then its name is as good as shown. */
+const shownOutputs = (texts: string[], expected: string[]) =>
+	expected.length === 1 && texts.length === 0 ? expected : texts;
+
+describe.each(BY_OPERATION)(
+	'a fresh $node',
+	({ node: name, action, outputs: expected, subtitle }) => {
+		it('shows the outputs of each operation on the canvas, whole, and no issue', async () => {
+			await editor.newWorkflowWithTrigger(page(), n8n.url);
+			await editor.openNodeCreator(page(), 'plus');
+			await editor.searchNodes(page(), name);
+			await editor.addFromSearch(page(), name, { action });
+			const seen: Record<string, unknown> = {};
+			for (const [operation] of expected) {
+				if (!(await page().getByTestId('ndv').isVisible())) await editor.openNode(page(), name);
+				const field = await editor.selectParameterOption(page(), 'operation', operation);
+				const panel = await editor.panelProblems(page());
+				await editor.closePanel(page());
+				const node = (await editor.measureCanvas(page())).nodes.find((n) => n.name === name);
+				const outputs = node?.handleLabels.filter((h) => h.handle.startsWith('outputs/')) ?? [];
+				const { issues, undefinedText } = await editor.canvasNodeProblems(page(), name);
+				seen[operation] = {
+					field,
+					subtitle: node?.label?.text.split('\n')[1],
+					outputs: shownOutputs(
+						outputs.map((h) => h.text),
+						expected.find(([op]) => op === operation)![1],
+					),
+					cutOff: outputs.filter((h) => h.cut).map((h) => h.text),
+					problems: { panel, canvas: { issues, undefinedText } },
+				};
+			}
+			const none = { issues: [], undefinedText: [] };
+			expect(seen).toEqual(
+				Object.fromEntries(
+					expected.map(([operation, outputs]) => [
+						operation,
+						{
+							field: operation,
+							subtitle: subtitle(operation),
+							outputs,
+							cutOff: [],
+							problems: { panel: none, canvas: none },
+						},
+					]),
+				),
+			);
+		});
+	},
+);
 
 describe('the sample workflows on the canvas', () => {
 	const opened = async (file: string) => {

@@ -599,3 +599,25 @@ describe('updateRecord', () => {
 		expect(calls).toBe(4);
 	});
 });
+
+describe('exceeded before 100 %', () => {
+	it('reads as exceeded once a call was refused for lack of room, until that much room is back', async () => {
+		const { book, clock } = setup('2026-06-10T10:00:00Z');
+		const s = spec({ limitUsd: 1, warnPercent: 80, period: 'rolling', rollingMs: HOUR });
+		const r = await reserveOk(book, [use(s)], usd(0.9));
+		await r.hold.settle(usd(0.85));
+		expect((await book.check(use(s))).status).toBe('warn');
+		// strict reservations keep spend under the limit: 0.85 spent, a 0.2 call does not fit
+		const refused = await refusalOf(book, [use(s)], usd(0.2));
+		expect(refused.budget.status).toBe('exceeded');
+		expect(await book.check(use(s))).toMatchObject({ status: 'exceeded', spentUsd: 0.85 });
+		// a call larger than the whole limit says nothing about what is left
+		const { book: other } = setup('2026-06-10T10:00:00Z');
+		const s2 = spec({ limitUsd: 1 });
+		await refusalOf(other, [use(s2)], usd(2));
+		expect((await other.check(use(s2))).status).toBe('within');
+		// the spend leaves the window: room again
+		clock.t += 2 * HOUR;
+		expect((await book.check(use(s))).status).toBe('within');
+	});
+});
