@@ -6,54 +6,13 @@
  * so this is the throughput one worker gets on one budget. The limit is never reached. Prints a
  * table and writes bench/results/budget.json. BENCH_CALLS changes the count per cell.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import { BudgetBook, type BudgetSpec } from '../lib/ai/budget';
-import { MemoryStore } from '../lib/stores/memory';
-import { PostgresStore } from '../lib/stores/postgres';
-import { RedisStore } from '../lib/stores/redis';
-import { SqliteStore } from '../lib/stores/sqlite';
 import type { StateStore } from '../lib/stores/types';
+import { benchBackends, writeResult } from './backends';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 2_000);
 const CALLERS = [1, 16, 64];
-const REDIS = { host: '127.0.0.1', port: 6379, database: 12 };
-const POSTGRES = { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' };
-const runId = `bench_budget_${process.pid}`;
-
-const tcp = (host: string, port: number) =>
-	new Promise<boolean>((resolve) => {
-		const socket = createConnection(port, host);
-		socket.once('connect', () => {
-			socket.end();
-			resolve(true);
-		});
-		socket.once('error', () => resolve(false));
-	});
-
-const dir = mkdtempSync(join(tmpdir(), 'aip-bench-budget-'));
-const backends: Array<{ name: string; reachable: () => Promise<boolean>; open: () => StateStore }> =
-	[
-		{ name: 'Memory', reachable: async () => true, open: () => new MemoryStore() },
-		{
-			name: 'SQLite',
-			reachable: async () => true,
-			open: () => new SqliteStore({ path: join(dir, 'budget.sqlite') }),
-		},
-		{
-			name: 'Redis',
-			reachable: () => tcp(REDIS.host, REDIS.port),
-			open: () => new RedisStore({ ...REDIS, keyPrefix: runId }),
-		},
-		{
-			name: 'Postgres',
-			reachable: () => tcp(POSTGRES.host, POSTGRES.port),
-			open: () => new PostgresStore({ ...POSTGRES, table: runId }),
-		},
-	];
+const { runId, backends, cleanup } = benchBackends('budget', { redisDb: 12 });
 
 async function cell(store: StateStore, callers: number): Promise<number> {
 	const spec: BudgetSpec = {
@@ -88,23 +47,24 @@ async function cell(store: StateStore, callers: number): Promise<number> {
 
 async function main() {
 	const results: Record<string, Record<string, number | string>> = {};
-	for (const backend of backends) {
-		if (!(await backend.reachable())) {
-			results[backend.name] = { skipped: 'not reachable' };
-			continue;
+	try {
+		for (const backend of backends) {
+			if (!(await backend.reachable())) {
+				results[backend.name] = { skipped: 'not reachable' };
+				continue;
+			}
+			const store = backend.open();
+			try {
+				const row: Record<string, number> = {};
+				for (const callers of CALLERS) row[String(callers)] = await cell(store, callers);
+				results[backend.name] = row;
+			} finally {
+				await store.close();
+			}
 		}
-		const store = backend.open();
-		try {
-			const row: Record<string, number> = {};
-			for (const callers of CALLERS) row[String(callers)] = await cell(store, callers);
-			results[backend.name] = row;
-		} finally {
-			await store.close();
-			if (backend.name === 'Postgres') await dropPostgres();
-			if (backend.name === 'Redis') await dropRedis();
-		}
+	} finally {
+		await cleanup();
 	}
-	rmSync(dir, { recursive: true, force: true });
 	console.log(
 		`\nBudget reserve + settle per second, one process, one budget, ${CALLS} calls per cell:`,
 	);
@@ -119,35 +79,7 @@ async function main() {
 						.join('')}`
 				: `| ${name} | ${CALLERS.map((n) => r[String(n)]).join(' | ')} |`,
 		);
-	mkdirSync(join(__dirname, '..', '..', 'bench', 'results'), { recursive: true });
-	writeFileSync(
-		join(__dirname, '..', '..', 'bench', 'results', 'budget.json'),
-		`${JSON.stringify({ at: new Date().toISOString(), calls: CALLS, callers: CALLERS, results }, null, 2)}\n`,
-	);
-}
-
-async function dropPostgres() {
-	const { Client } = await import('pg');
-	const client = new Client(POSTGRES);
-	await client.connect();
-	try {
-		await client.query(
-			`DROP TABLE IF EXISTS ${runId}, ${runId}_records, ${runId}_counters, ${runId}_events`,
-		);
-	} finally {
-		await client.end();
-	}
-}
-
-async function dropRedis() {
-	const { default: Redis } = await import('ioredis');
-	const client = new Redis({ host: REDIS.host, port: REDIS.port, db: REDIS.database });
-	try {
-		const keys = await client.keys(`${runId}:*`);
-		if (keys.length) await client.del(...keys);
-	} finally {
-		client.disconnect();
-	}
+	writeResult('budget', { at: new Date().toISOString(), calls: CALLS, callers: CALLERS, results });
 }
 
 void main().then(

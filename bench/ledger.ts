@@ -10,57 +10,12 @@
  * call itself waits for the ledger (the append: the call never waits for the store).
  * Prints a table and writes bench/results/ledger.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
-import Redis from 'ioredis';
-import { Client } from 'pg';
-
 import { LedgerWriter, usageReport, type UsageEvent } from '../lib/ai/ledger';
-import { MemoryStore } from '../lib/stores/memory';
-import { PostgresStore } from '../lib/stores/postgres';
-import { RedisStore } from '../lib/stores/redis';
-import { SqliteStore } from '../lib/stores/sqlite';
-import type { StateStore } from '../lib/stores/types';
+import { benchBackends, writeResult } from './backends';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
 const PARALLEL = 50;
-const REDIS = { host: '127.0.0.1', port: 6379 };
-const POSTGRES = { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' };
-const runId = `bench_ledger_${process.pid}`;
-
-const tcp = (host: string, port: number) =>
-	new Promise<boolean>((resolve) => {
-		const socket = createConnection(port, host);
-		socket.once('connect', () => {
-			socket.end();
-			resolve(true);
-		});
-		socket.once('error', () => resolve(false));
-	});
-
-const dir = mkdtempSync(join(tmpdir(), 'aip-bench-ledger-'));
-const backends: Array<{ name: string; reachable: () => Promise<boolean>; open: () => StateStore }> =
-	[
-		{ name: 'Memory', reachable: async () => true, open: () => new MemoryStore() },
-		{
-			name: 'SQLite',
-			reachable: async () => true,
-			open: () => new SqliteStore({ path: join(dir, 'ledger.sqlite') }),
-		},
-		{
-			name: 'Redis',
-			reachable: () => tcp(REDIS.host, REDIS.port),
-			open: () => new RedisStore({ ...REDIS, keyPrefix: runId }),
-		},
-		{
-			name: 'Postgres',
-			reachable: () => tcp(POSTGRES.host, POSTGRES.port),
-			open: () => new PostgresStore({ ...POSTGRES, table: runId }),
-		},
-	];
+const { backends, cleanup } = benchBackends('ledger');
 
 const TAGS = ['document-processed', 'question-answered', 'claim-checked'];
 const MODELS = ['gpt-4o-mini', 'claude-sonnet-4-5', 'sim-standard'];
@@ -121,70 +76,59 @@ const ms = (ns: bigint) => Number(ns) / 1e6;
 
 async function main() {
 	const rows: Array<Record<string, unknown>> = [];
-	for (const backend of backends) {
-		if (!(await backend.reachable())) {
-			console.log(`${backend.name}: not reachable, skipped`);
-			continue;
+	try {
+		for (const backend of backends) {
+			if (!(await backend.reachable())) {
+				console.log(`${backend.name}: not reachable, skipped`);
+				continue;
+			}
+			const store = backend.open();
+			try {
+				await calls(); // warm-up of the event loop and JIT
+				const base = await calls();
+				const baseWall = ms(process.hrtime.bigint() - base.started);
+				const baseCpu = process.cpuUsage(base.cpu);
+
+				const writer = new LedgerWriter(store);
+				writer.warn = (m) => console.error(m);
+				const withLedger = await calls((i) => writer.record(event(i), 86_400_000));
+				await writer.flush();
+				const wall = ms(process.hrtime.bigint() - withLedger.started);
+				const cpu = process.cpuUsage(withLedger.cpu);
+				const [total] = await usageReport(store, {
+					from: Date.now() - 3_600_000,
+					to: Date.now() + 1,
+					groupBy: 'none',
+					timeZone: 'UTC',
+				});
+				const perCall = (v: number) => Math.round((v / CALLS) * 1000) / 1000;
+				rows.push({
+					backend: backend.name,
+					calls: CALLS,
+					recorded: total.calls,
+					missed: writer.missed,
+					'wall without (ms)': Math.round(baseWall),
+					'wall with (ms)': Math.round(wall),
+					'added wall per call (ms)': perCall(wall - baseWall),
+					'added CPU per call (ms)': perCall(
+						(cpu.user + cpu.system - baseCpu.user - baseCpu.system) / 1000,
+					),
+					'call waits per call (ms)': perCall(ms(withLedger.waitedNs)),
+				});
+			} finally {
+				await store.close();
+			}
 		}
-		const store = backend.open();
-		await calls(); // warm-up of the event loop and JIT
-		const base = await calls();
-		const baseWall = ms(process.hrtime.bigint() - base.started);
-		const baseCpu = process.cpuUsage(base.cpu);
-
-		const writer = new LedgerWriter(store);
-		writer.warn = (m) => console.error(m);
-		const withLedger = await calls((i) => writer.record(event(i), 86_400_000));
-		await writer.flush();
-		const wall = ms(process.hrtime.bigint() - withLedger.started);
-		const cpu = process.cpuUsage(withLedger.cpu);
-		const [total] = await usageReport(store, {
-			from: Date.now() - 3_600_000,
-			to: Date.now() + 1,
-			groupBy: 'none',
-			timeZone: 'UTC',
-		});
-		const perCall = (v: number) => Math.round((v / CALLS) * 1000) / 1000;
-		rows.push({
-			backend: backend.name,
+		console.table(rows);
+		writeResult('ledger', {
+			measuredAt: new Date().toISOString(),
+			node: process.version,
 			calls: CALLS,
-			recorded: total.calls,
-			missed: writer.missed,
-			'wall without (ms)': Math.round(baseWall),
-			'wall with (ms)': Math.round(wall),
-			'added wall per call (ms)': perCall(wall - baseWall),
-			'added CPU per call (ms)': perCall(
-				(cpu.user + cpu.system - baseCpu.user - baseCpu.system) / 1000,
-			),
-			'call waits per call (ms)': perCall(ms(withLedger.waitedNs)),
+			parallel: PARALLEL,
+			rows,
 		});
-		await store.close();
-	}
-	console.table(rows);
-	mkdirSync(join(__dirname, '../../bench/results'), { recursive: true });
-	writeFileSync(
-		join(__dirname, '../../bench/results/ledger.json'),
-		`${JSON.stringify({ measuredAt: new Date().toISOString(), node: process.version, calls: CALLS, parallel: PARALLEL, rows }, null, 2)}\n`,
-	);
-	rmSync(dir, { recursive: true, force: true });
-	await cleanup();
-}
-
-/** The run's Redis keys and Postgres tables go again. */
-async function cleanup() {
-	if (await tcp(REDIS.host, REDIS.port)) {
-		const redis = new Redis(REDIS);
-		const keys = await redis.keys(`${runId}*`);
-		if (keys.length) await redis.del(...keys);
-		await redis.quit();
-	}
-	if (await tcp(POSTGRES.host, POSTGRES.port)) {
-		const client = new Client(POSTGRES);
-		await client.connect();
-		await client.query(
-			`DROP TABLE IF EXISTS ${runId}, ${runId}_records, ${runId}_counters, ${runId}_events`,
-		);
-		await client.end();
+	} finally {
+		await cleanup();
 	}
 }
 

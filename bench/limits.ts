@@ -8,54 +8,13 @@
  * 16 callers at once. Prints a table and writes bench/results/limits.json. BENCH_DECISIONS
  * changes the count per phase.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import { SharedLimit, type SharedLimitSettings } from '../lib/ai/sharedLimit';
-import { MemoryStore } from '../lib/stores/memory';
-import { PostgresStore } from '../lib/stores/postgres';
-import { RedisStore } from '../lib/stores/redis';
-import { SqliteStore } from '../lib/stores/sqlite';
 import type { StateStore } from '../lib/stores/types';
+import { benchBackends, writeResult } from './backends';
 
 const DECISIONS = Number(process.env.BENCH_DECISIONS ?? 5_000);
 const CALLERS = 16;
-const REDIS = { host: '127.0.0.1', port: 6379 };
-const POSTGRES = { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' };
-const runId = `bench_limits_${process.pid}`;
-
-const tcp = (host: string, port: number) =>
-	new Promise<boolean>((resolve) => {
-		const socket = createConnection(port, host);
-		socket.once('connect', () => {
-			socket.end();
-			resolve(true);
-		});
-		socket.once('error', () => resolve(false));
-	});
-
-const dir = mkdtempSync(join(tmpdir(), 'aip-bench-limits-'));
-const backends: Array<{ name: string; reachable: () => Promise<boolean>; open: () => StateStore }> =
-	[
-		{ name: 'Memory', reachable: async () => true, open: () => new MemoryStore() },
-		{
-			name: 'SQLite',
-			reachable: async () => true,
-			open: () => new SqliteStore({ path: join(dir, 'limits.sqlite') }),
-		},
-		{
-			name: 'Redis',
-			reachable: () => tcp(REDIS.host, REDIS.port),
-			open: () => new RedisStore({ ...REDIS, keyPrefix: runId }),
-		},
-		{
-			name: 'Postgres',
-			reachable: () => tcp(POSTGRES.host, POSTGRES.port),
-			open: () => new PostgresStore({ ...POSTGRES, table: runId }),
-		},
-	];
+const { runId, backends, cleanup } = benchBackends('limits');
 
 const PHASES: Record<string, Partial<SharedLimitSettings>> = {
 	rate: { requestsPerMinute: 1e12 },
@@ -88,23 +47,25 @@ async function phase(store: StateStore, name: string, settings: Partial<SharedLi
 
 async function main() {
 	const results: Record<string, Record<string, number | string>> = {};
-	for (const backend of backends) {
-		if (!(await backend.reachable())) {
-			results[backend.name] = { skipped: 'not reachable' };
-			continue;
+	try {
+		for (const backend of backends) {
+			if (!(await backend.reachable())) {
+				results[backend.name] = { skipped: 'not reachable' };
+				continue;
+			}
+			const store = backend.open();
+			try {
+				const row: Record<string, number> = {};
+				for (const [name, settings] of Object.entries(PHASES))
+					row[name] = await phase(store, name, settings);
+				results[backend.name] = row;
+			} finally {
+				await store.close();
+			}
 		}
-		const store = backend.open();
-		try {
-			const row: Record<string, number> = {};
-			for (const [name, settings] of Object.entries(PHASES))
-				row[name] = await phase(store, name, settings);
-			results[backend.name] = row;
-		} finally {
-			if (store instanceof PostgresStore) await dropPostgres();
-			await store.close();
-		}
+	} finally {
+		await cleanup();
 	}
-	rmSync(dir, { recursive: true, force: true });
 	console.log(
 		`\nShared-limit decisions per second (admit + release), ${CALLERS} callers, ${DECISIONS} per phase, one process:`,
 	);
@@ -115,24 +76,12 @@ async function main() {
 				? `| ${name} | skipped: ${r.skipped} | | |`
 				: `| ${name} | ${r.rate} | ${r.slots} | ${r.both} |`,
 		);
-	mkdirSync(join(__dirname, '..', '..', 'bench', 'results'), { recursive: true });
-	writeFileSync(
-		join(__dirname, '..', '..', 'bench', 'results', 'limits.json'),
-		`${JSON.stringify({ at: new Date().toISOString(), decisions: DECISIONS, callers: CALLERS, results }, null, 2)}\n`,
-	);
-}
-
-async function dropPostgres() {
-	const { Client } = await import('pg');
-	const client = new Client(POSTGRES);
-	await client.connect();
-	try {
-		await client.query(
-			`DROP TABLE IF EXISTS ${runId}, ${runId}_records, ${runId}_counters, ${runId}_events`,
-		);
-	} finally {
-		await client.end();
-	}
+	writeResult('limits', {
+		at: new Date().toISOString(),
+		decisions: DECISIONS,
+		callers: CALLERS,
+		results,
+	});
 }
 
 void main().then(

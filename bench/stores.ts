@@ -8,10 +8,9 @@
  * itself holds (file size, Redis used_memory growth, table size). Prints a table and writes
  * bench/results/stores.json. BENCH_KEYS changes the key count.
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConnection } from 'node:net';
 import IORedis from 'ioredis';
 import { Client } from 'pg';
 
@@ -20,12 +19,11 @@ import { PostgresStore } from '../lib/stores/postgres';
 import { RedisStore } from '../lib/stores/redis';
 import { SqliteStore } from '../lib/stores/sqlite';
 import type { ClaimOutcome, StateStore } from '../lib/stores/types';
+import { POSTGRES, REDIS, tcp, writeResult } from './backends';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 10_000);
 const IN_FLIGHT = 16;
 const LEASE_MS = 300_000;
-const REDIS = { host: '127.0.0.1', port: 6379 };
-const POSTGRES = { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' };
 const runId = `bench_${process.pid}`;
 
 interface Backend {
@@ -44,16 +42,6 @@ interface Phase {
 	p99Ms: number;
 	outcomes: Record<string, number>;
 }
-
-const tcp = (host: string, port: number) =>
-	new Promise<boolean>((resolve) => {
-		const socket = createConnection(port, host);
-		socket.once('connect', () => {
-			socket.end();
-			resolve(true);
-		});
-		socket.once('error', () => resolve(false));
-	});
 
 const dir = mkdtempSync(join(tmpdir(), 'aip-bench-'));
 const sqlitePath = join(dir, 'state.sqlite');
@@ -249,9 +237,7 @@ async function main() {
 	);
 	process.stdout.write(`${line(header)}\n${rows.map(line).join('\n')}\n`);
 
-	const out = join(__dirname, '../../bench/results');
-	mkdirSync(out, { recursive: true });
-	writeFileSync(join(out, 'stores.json'), `${JSON.stringify(results, null, 2)}\n`);
+	writeResult('stores', results);
 	process.stdout.write('\nwritten: bench/results/stores.json\n');
 }
 

@@ -259,6 +259,29 @@ describe('webhook-pipeline: POST /webhook/ai/documents', () => {
 		]);
 	});
 
+	it('counts each stored document and answers the cost per document from the usage ledger', async () => {
+		const before = await call('GET', 'ai/documents/cost');
+		expect(before.status).toBe(200);
+		const was = before.body as { documents?: number; costUsd: number };
+		const keys = [`e2e-cost-a-${Date.now()}`, `e2e-cost-b-${Date.now()}`];
+		const replies = await Promise.all(keys.map((k, i) => send(contract(`doc-cost-${i}`), k)));
+		expect(replies.map((r) => r.status)).toEqual([200, 200]);
+		const paid = replies.reduce((sum, r) => sum + (r.body as { costUsd: number }).costUsd, 0);
+		expect(paid).toBeGreaterThan(0);
+		// the ledger is written within a second of the calls
+		await new Promise((resolve) => setTimeout(resolve, 1500));
+		const after = await call('GET', 'ai/documents/cost');
+		const now = after.body as {
+			documents: number;
+			costUsd: number;
+			costPerDocumentUsd: number;
+			calls: number;
+		};
+		expect(now.documents - (was.documents ?? 0)).toBe(2);
+		expect(now.costUsd - was.costUsd).toBeCloseTo(paid, 8);
+		expect(now.costPerDocumentUsd).toBeCloseTo(now.costUsd / now.documents, 9);
+	});
+
 	it('the same key with a changed document answers 422', async () => {
 		const key = `e2e-conflict-${Date.now()}`;
 		expect((await send(contract('doc-a'), key)).status).toBe(200);

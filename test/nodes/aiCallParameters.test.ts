@@ -2,8 +2,10 @@
  * AI Call's parameters as the n8n editor reads them (order, what is shown when, a fresh node,
  * the canvas subtitle, the codex the node creator searches), and what the parameters send.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 
 import {
 	NodeHelpers,
@@ -18,10 +20,6 @@ import {
 
 import { AiCall } from '../../nodes/AiCall/AiCall.node';
 import { text } from '../../nodes/AiCall/settings';
-import { CompletenessCheck } from '../../nodes/CompletenessCheck/CompletenessCheck.node';
-import { FallbackRouter } from '../../nodes/FallbackRouter/FallbackRouter.node';
-import { FreshnessCheck } from '../../nodes/FreshnessCheck/FreshnessCheck.node';
-import { IdempotencyGuard } from '../../nodes/IdempotencyGuard/IdempotencyGuard.node';
 import { startSimulator, type Simulator } from '../../simulator';
 import { pairedIndexes, runNode } from './helpers';
 
@@ -258,13 +256,20 @@ describe('the five nodes in the node creator', () => {
 			subcategories?: Record<string, string[]>;
 			alias: string[];
 		};
-	const nodes: Array<[string, INodeType]> = [
-		['AiCall', new AiCall()],
-		['IdempotencyGuard', new IdempotencyGuard()],
-		['FreshnessCheck', new FreshnessCheck()],
-		['CompletenessCheck', new CompletenessCheck()],
-		['FallbackRouter', new FallbackRouter()],
-	];
+	/** Every node package.json ships (not a hand list: a new node is checked as soon as it ships). */
+	const nodes: Array<[string, INodeType]> = (
+		JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as {
+			n8n: { nodes: string[] };
+		}
+	).n8n.nodes.map((path) => {
+		const name = path.split('/')[2];
+		// eslint-disable-next-line @typescript-eslint/no-require-imports
+		const module = require(`../../nodes/${name}/${name}.node`) as Record<
+			string,
+			new () => INodeType
+		>;
+		return [name, new module[name]()];
+	});
 	/** n8n's node-creator search: a subsequence of the display name or an alias, case-insensitive. */
 	const matches = (term: string, target: string) => {
 		let t = 0;

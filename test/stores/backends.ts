@@ -63,12 +63,24 @@ export interface Backend {
 
 const runId = `${process.pid}_${Date.now().toString(36)}`;
 
-export function backends(): Backend[] {
+/** Where a suite keeps its Redis keys and Postgres tables, apart from the other suites'. */
+export interface BackendOptions {
+	/** The Redis database; 0 unless given. */
+	redisDb?: number;
+	/** The Redis key prefix; aip-test-<run> unless given. */
+	keyPrefix?: string;
+	/** The Postgres table (and its _records, _counters, _events); aip_test_<run> unless given. */
+	table?: string;
+}
+
+export function backends({
+	redisDb = 0,
+	keyPrefix = `aip-test-${runId}`,
+	table = `aip_test_${runId}`,
+}: BackendOptions = {}): Backend[] {
 	let dir: string | undefined; // made on first use: a filtered run (-t) may never need it, nor clean it up
 	const sqlitePath = () =>
 		join((dir ??= mkdtempSync(join(tmpdir(), 'aip-stores-'))), 'state.sqlite');
-	const keyPrefix = `aip-test-${runId}`;
-	const table = `aip_test_${runId}`;
 	return [
 		{
 			name: 'memory',
@@ -96,10 +108,10 @@ export function backends(): Backend[] {
 			service: `Redis at ${REDIS.host}:${REDIS.port}`,
 			available: reachable(REDIS.host, REDIS.port),
 			durable: true,
-			make: (o = {}) => new RedisStore({ ...REDIS, keyPrefix, ...o }),
-			workerConfig: () => ({ kind: 'redis', ...REDIS, keyPrefix }),
+			make: (o = {}) => new RedisStore({ ...REDIS, database: redisDb, keyPrefix, ...o }),
+			workerConfig: () => ({ kind: 'redis', ...REDIS, database: redisDb, keyPrefix }),
 			cleanup: async () => {
-				const client = new Redis({ ...REDIS, lazyConnect: true });
+				const client = new Redis({ ...REDIS, db: redisDb, lazyConnect: true });
 				try {
 					const keys = await client.keys(`${keyPrefix}:*`);
 					if (keys.length) await client.del(...keys);

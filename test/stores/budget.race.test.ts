@@ -6,16 +6,13 @@
  * stops only on a refusal while nothing was held anywhere, so its call truly did not fit.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import Redis from 'ioredis';
-import { Client } from 'pg';
 import * as ts from 'typescript';
 
 import { BudgetBook, type BudgetSpec } from '../../lib/ai/budget';
 import { createStore, type StoreConfig } from '../../lib/stores';
-import { describeWithService, POSTGRES, reachable, REDIS } from './backends';
+import { backends, describeWithService, type Backend } from './backends';
 import { transpileStores, type Sources } from './sources';
 
 const WORKERS = 8;
@@ -69,72 +66,32 @@ function transpileBudget(sources: Sources): void {
 }
 
 const runId = `${process.pid}_${Date.now().toString(36)}`;
-let sqliteDir: string | undefined;
 
-interface RaceBackend {
-	name: string;
-	service: string;
-	available: boolean;
+interface RaceBackend extends Backend {
+	/** What the workers and the parent open: the same data. */
 	config(): StoreConfig;
-	cleanup(): Promise<void>;
 }
 
-const raceBackends: RaceBackend[] = [
-	{
-		name: 'SQLite',
-		service: 'SQLite',
-		available: true,
-		config: () => ({
-			kind: 'local',
-			path: join((sqliteDir ??= mkdtempSync(join(tmpdir(), 'aip-budget-'))), 'state.sqlite'),
-			busyTimeoutMs: 30_000,
-		}),
-		cleanup: async () => {
-			if (sqliteDir) rmSync(sqliteDir, { recursive: true, force: true });
-		},
-	},
-	{
-		name: 'Redis',
-		service: `Redis at ${REDIS.host}:${REDIS.port}`,
-		available: reachable(REDIS.host, REDIS.port),
-		config: () => ({
-			kind: 'redis',
-			...REDIS,
-			database: REDIS_DB,
-			keyPrefix: `aip-budget-${runId}`,
-		}),
-		cleanup: async () => {
-			const client = new Redis({ ...REDIS, db: REDIS_DB, lazyConnect: true });
-			try {
-				const keys = await client.keys(`aip-budget-${runId}:*`);
-				if (keys.length) await client.del(...keys);
-			} finally {
-				client.disconnect();
-			}
-		},
-	},
-	{
-		name: 'Postgres',
-		service: `Postgres at ${POSTGRES.host}:${POSTGRES.port}/${POSTGRES.database}`,
-		available: reachable(POSTGRES.host, POSTGRES.port),
-		config: () => ({ kind: 'postgres', ...POSTGRES, table: PG_TABLE, connectTimeoutMs: 60_000 }),
-		cleanup: async () => {
-			const client = new Client(POSTGRES);
-			await client.connect();
-			try {
-				await client.query(
-					`DROP TABLE IF EXISTS ${PG_TABLE}, ${PG_TABLE}_records, ${PG_TABLE}_counters, ${PG_TABLE}_events`,
-				);
-			} finally {
-				await client.end();
-			}
-		},
-	},
-];
+/** SQLite, and Redis and Postgres moved to this suite's database and table. */
+const raceBackends: RaceBackend[] = backends({
+	redisDb: REDIS_DB,
+	keyPrefix: `aip-budget-${runId}`,
+	table: PG_TABLE,
+})
+	.filter((backend) => backend.kind !== 'memory')
+	.map((backend) => ({
+		...backend,
+		config: () =>
+			({
+				...backend.workerConfig(),
+				// Eight processes queue for one write lock: give them longer than the 5 s default.
+				...(backend.kind === 'local' ? { busyTimeoutMs: 30_000 } : {}),
+			}) as StoreConfig,
+	}));
 
 describe.each(raceBackends)('$name: one budget, many workers', (backend: RaceBackend) => {
 	describeWithService(
-		backend.service,
+		backend.service ?? '',
 		backend.available,
 		`${backend.name}: ${WORKERS} processes × ${LOOPS} callers reserve and settle against one budget`,
 		() => {

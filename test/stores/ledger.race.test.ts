@@ -7,13 +7,9 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import Redis from 'ioredis';
-import { Client } from 'pg';
 
-import { PostgresStore } from '../../lib/stores/postgres';
-import { RedisStore } from '../../lib/stores/redis';
 import type { CounterAdd, StoredEvent } from '../../lib/stores/types';
-import { backends, describeWithService, POSTGRES, REDIS, type Backend } from './backends';
+import { backends, describeWithService, type Backend } from './backends';
 import { transpileStores, type Sources } from './sources';
 
 const WORKERS = 8;
@@ -47,7 +43,7 @@ function waitFor<T extends Message['type']>(
 
 /** SQLite, and Redis and Postgres moved to this suite's database and tables. */
 function shared(): Backend[] {
-	return backends().flatMap((backend): Backend[] => {
+	return backends({ redisDb: REDIS_DB, keyPrefix, table }).flatMap((backend): Backend[] => {
 		switch (backend.kind) {
 			case 'local':
 				// Eight processes queue for one write lock: give them longer than the 5 s default.
@@ -58,47 +54,8 @@ function shared(): Backend[] {
 					},
 				];
 			case 'redis':
-				return [
-					{
-						...backend,
-						make: (o = {}) => new RedisStore({ ...REDIS, database: REDIS_DB, keyPrefix, ...o }),
-						workerConfig: () => ({ kind: 'redis', ...REDIS, database: REDIS_DB, keyPrefix }),
-						cleanup: async () => {
-							const client = new Redis({ ...REDIS, db: REDIS_DB, lazyConnect: true });
-							try {
-								const keys = await client.keys(`${keyPrefix}:*`);
-								if (keys.length) await client.del(...keys);
-							} finally {
-								client.disconnect();
-							}
-						},
-					},
-				];
 			case 'postgres':
-				return [
-					{
-						...backend,
-						make: (o = {}) => new PostgresStore({ ...POSTGRES, table, ...o }),
-						workerConfig: () => ({
-							kind: 'postgres',
-							...POSTGRES,
-							table,
-							connectTimeoutMs: 60_000,
-						}),
-						cleanup: async () => {
-							const client = new Client(POSTGRES);
-							await client.connect();
-							try {
-								const tables = ['', '_records', '_counters', '_events'].map(
-									(s) => `"${table}${s}"`,
-								);
-								await client.query(`DROP TABLE IF EXISTS ${tables.join(', ')}`);
-							} finally {
-								await client.end();
-							}
-						},
-					},
-				];
+				return [backend];
 			default:
 				return [];
 		}

@@ -30,11 +30,10 @@ type Stored = (store: StateStore, namespace: string) => Promise<number>;
 
 /** The shared backends, with Redis and Postgres moved to this suite's database and tables. */
 function ledgerBackends(): Array<Backend & { stored: Stored }> {
-	return backends().map((backend) => {
+	return backends({ redisDb: REDIS_DB, keyPrefix, table }).map((backend) => {
 		if (backend.kind === 'redis')
 			return {
 				...backend,
-				make: (o = {}) => new RedisStore({ ...REDIS, database: REDIS_DB, keyPrefix, ...o }),
 				stored: async (_, ns) => {
 					const client = new Redis({ ...REDIS, db: REDIS_DB });
 					try {
@@ -49,20 +48,10 @@ function ledgerBackends(): Array<Backend & { stored: Stored }> {
 						client.disconnect();
 					}
 				},
-				cleanup: async () => {
-					const client = new Redis({ ...REDIS, db: REDIS_DB, lazyConnect: true });
-					try {
-						const keys = await client.keys(`${keyPrefix}:*`);
-						if (keys.length) await client.del(...keys);
-					} finally {
-						client.disconnect();
-					}
-				},
 			};
 		if (backend.kind === 'postgres')
 			return {
 				...backend,
-				make: (o = {}) => new PostgresStore({ ...POSTGRES, table, ...o }),
 				stored: async (store, ns) => {
 					const { countersTable, eventsTable } = store as PostgresStore;
 					const client = new Client(POSTGRES);
@@ -74,16 +63,6 @@ function ledgerBackends(): Array<Backend & { stored: Stored }> {
 							[ns],
 						);
 						return Number(rows[0].n);
-					} finally {
-						await client.end();
-					}
-				},
-				cleanup: async () => {
-					const client = new Client(POSTGRES);
-					await client.connect();
-					try {
-						const tables = ['', '_records', '_counters', '_events'].map((s) => `"${table}${s}"`);
-						await client.query(`DROP TABLE IF EXISTS ${tables.join(', ')}`);
 					} finally {
 						await client.end();
 					}
