@@ -92,21 +92,47 @@ export function rollUp(
 	for (const g of GRANULARITIES) {
 		usage.set(
 			g.name,
-			events.map((e) => {
-				const dims: Dims = [e.workflowId, e.workflowName, e.node, e.provider, e.model, e.tag ?? ''];
-				return { bucket: bucketOf(e.at, g.ms), key: JSON.stringify(dims), fields: fieldsOf(e) };
-			}),
+			summed(
+				events.map((e) => {
+					const dims: Dims = [
+						e.workflowId,
+						e.workflowName,
+						e.node,
+						e.provider,
+						e.model,
+						e.tag ?? '',
+					];
+					return { bucket: bucketOf(e.at, g.ms), key: JSON.stringify(dims), fields: fieldsOf(e) };
+				}),
+			),
 		);
 		counted.set(
 			g.name,
-			outcomes.map((o) => ({
-				bucket: bucketOf(o.at, g.ms),
-				key: o.tag,
-				fields: { count: o.count },
-			})),
+			summed(
+				outcomes.map((o) => ({
+					bucket: bucketOf(o.at, g.ms),
+					key: o.tag,
+					fields: { count: o.count },
+				})),
+			),
 		);
 	}
 	return { usage, outcomes: counted };
+}
+
+/** Adds to the same bucket and key summed into one (a busy minute is one row, not thousands). */
+function summed(adds: CounterAdd[]): CounterAdd[] {
+	const byRow = new Map<string, CounterAdd>();
+	for (const add of adds) {
+		const id = `${add.bucket}\u0000${add.key}`;
+		const row = byRow.get(id);
+		if (!row) {
+			byRow.set(id, { ...add, fields: { ...add.fields } });
+			continue;
+		}
+		for (const [f, v] of Object.entries(add.fields)) row.fields[f] = (row.fields[f] ?? 0) + v;
+	}
+	return [...byRow.values()];
 }
 
 export interface OutcomeRecord {
@@ -119,6 +145,8 @@ export type LedgerWarn = (message: string) => void;
 
 /** How long a call's event may wait in the buffer (a crash loses at most this, plus one write). */
 export const FLUSH_MS = 500;
+/** Events (and outcomes) per store write. */
+const WRITE_SLICE = 1000;
 /** Events kept while the store is down; older ones are dropped and counted as missed. */
 const MAX_BUFFER = 20_000;
 
@@ -179,10 +207,18 @@ export class LedgerWriter {
 	}
 
 	private async write(): Promise<void> {
-		const events = this.events;
-		const outcomes = this.outcomes;
-		this.events = [];
-		this.outcomes = [];
+		// in slices: a burst of thousands of calls is several modest writes, not one huge one
+		while (this.events.length || this.outcomes.length) {
+			const before = this.events.length + this.outcomes.length;
+			await this.writeSlice();
+			// a failed slice went back into the buffer: the next flush tries again
+			if (this.events.length + this.outcomes.length >= before) return;
+		}
+	}
+
+	private async writeSlice(): Promise<void> {
+		const events = this.events.splice(0, WRITE_SLICE);
+		const outcomes = this.outcomes.splice(0, WRITE_SLICE);
 		const { usage, outcomes: counted } = rollUp(events, outcomes);
 		try {
 			const writes: Array<Promise<void>> = [];

@@ -323,6 +323,9 @@ declare module 'ioredis' {
 	}
 }
 
+/** Rows per ledger script call: a bigger batch is sent in several (each atomic on its own). */
+const REDIS_SLICE = 1000;
+
 export class RedisStore implements StateStore {
 	readonly kind = 'redis';
 	readonly label: string;
@@ -568,6 +571,12 @@ export class RedisStore implements StateStore {
 	}
 
 	async addCounters(namespace: string, adds: CounterAdd[], ttlMs: number): Promise<void> {
+		// a script call's arguments are spread on the stack: a huge batch goes in slices
+		if (adds.length > REDIS_SLICE) {
+			for (let i = 0; i < adds.length; i += REDIS_SLICE)
+				await this.addCounters(namespace, adds.slice(i, i + REDIS_SLICE), ttlMs);
+			return;
+		}
 		const l = this.ledger(namespace);
 		const now = this.now();
 		const rows = counterBatch(adds, ttlMs, now);
@@ -617,6 +626,11 @@ export class RedisStore implements StateStore {
 	}
 
 	async appendEvents(namespace: string, events: StoredEvent[], ttlMs: number): Promise<void> {
+		if (events.length > REDIS_SLICE) {
+			for (let i = 0; i < events.length; i += REDIS_SLICE)
+				await this.appendEvents(namespace, events.slice(i, i + REDIS_SLICE), ttlMs);
+			return;
+		}
 		const l = this.ledger(namespace);
 		const now = this.now();
 		const rows = eventBatch(events, ttlMs, now);
