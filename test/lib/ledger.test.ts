@@ -1,6 +1,7 @@
 import {
 	LATENCY_BOUNDS_MS,
 	LedgerWriter,
+	rollUp,
 	granularityFor,
 	percentile,
 	usageReport,
@@ -220,6 +221,38 @@ describe('usage ledger', () => {
 		down = true;
 		for (let i = 0; i < 20_005; i++) w.record(event(), 86_400_000);
 		expect(w.missed).toBe(5);
+	});
+
+	it('sums a batch per row before it leaves the process, and writes a burst in slices', async () => {
+		const { usage } = rollUp([event(), event({ at: T0 + 1000 }), event({ model: 'other' })], []);
+		expect(usage.get('minute')).toHaveLength(2);
+		expect(usage.get('minute')![0].fields.calls).toBe(2);
+		const store = new MemoryStore({ now: () => T0 });
+		const sizes: number[] = [];
+		const counting = new Proxy(store, {
+			get(target, prop, receiver) {
+				const value = Reflect.get(target, prop, receiver) as unknown;
+				if (prop !== 'appendEvents')
+					return typeof value === 'function' ? value.bind(target) : value;
+				return (ns: string, events: unknown[], ttl: number) => {
+					sizes.push(events.length);
+					return target.appendEvents(ns, events as never, ttl);
+				};
+			},
+		});
+		await write(
+			counting,
+			Array.from({ length: 2_500 }, (_, i) => event({ executionId: String(i) })),
+		);
+		expect(sizes).toEqual([1000, 1000, 500]);
+		const [total] = await usageReport(store, {
+			from: T0 - HOUR,
+			to: T0 + 1,
+			groupBy: 'none',
+			timeZone: 'UTC',
+			now: T0,
+		});
+		expect(total.calls).toBe(2_500);
 	});
 
 	it('reads older windows from hour and day roll-ups', () => {
