@@ -8,6 +8,7 @@
  */
 import { DateTime } from 'luxon';
 
+import { beforeStoresClose } from '../stores/index';
 import type { CounterAdd, CounterRow, StateStore, StoredEvent } from '../stores/types';
 import type { CallResult } from './policy';
 
@@ -257,7 +258,13 @@ export class LedgerWriter {
 	}
 }
 
-const writers = new WeakMap<StateStore, LedgerWriter>();
+const writers = new Map<StateStore, LedgerWriter>();
+// closing the stores (tests, a CLI) first writes what the calls left in the buffers
+beforeStoresClose(async () => {
+	const all = [...writers.values()];
+	writers.clear();
+	await Promise.allSettled(all.map(async (w) => await w.flush()));
+});
 
 /** The process's writer for this store (stores are shared per process, lib/stores/index.ts). */
 export function ledgerFor(store: StateStore): LedgerWriter {

@@ -52,7 +52,14 @@ export function getStore(config: StoreConfig): StateStore {
 	return store;
 }
 
+/** Work that must reach the stores before they close (the usage ledger's buffered writes). */
+const beforeClose = new Set<() => Promise<void>>();
+export function beforeStoresClose(fn: () => Promise<void>): void {
+	beforeClose.add(fn);
+}
+
 export async function closeAllStores(): Promise<void> {
+	await Promise.allSettled([...beforeClose].map(async (fn) => await fn()));
 	const all = [...stores.values()];
 	stores.clear();
 	await Promise.allSettled(all.map(async (store) => await store.close()));
