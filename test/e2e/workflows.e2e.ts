@@ -277,6 +277,8 @@ describe('webhook-pipeline: POST /webhook/ai/documents', () => {
 			costPerDocumentUsd: number;
 			calls: number;
 		};
+		// the sample run's report, for the issue note and the README
+		console.log(`GET /webhook/ai/documents/cost → ${JSON.stringify(now)}`);
 		expect(now.documents - (was.documents ?? 0)).toBe(2);
 		expect(now.costUsd - was.costUsd).toBeCloseTo(paid, 8);
 		expect(now.costPerDocumentUsd).toBeCloseTo(now.costUsd / now.documents, 9);

@@ -14,6 +14,7 @@ import { BudgetBook, type BudgetSpec } from '../../lib/ai/budget';
 import { createStore, type StoreConfig } from '../../lib/stores';
 import { backends, describeWithService, type Backend } from './backends';
 import { transpileStores, type Sources } from './sources';
+import { waitFor as waitForMessage } from './workers';
 
 const WORKERS = 8;
 const LOOPS = 4;
@@ -34,18 +35,8 @@ type Done = {
 };
 type Message = { type: 'ready' } | Done | { type: 'error'; message: string };
 
-function waitFor<T extends Message['type']>(
-	child: ChildProcess,
-	type: T,
-): Promise<Extract<Message, { type: T }>> {
-	return new Promise((resolve, reject) => {
-		child.on('message', (message: Message) => {
-			if (message.type === type) resolve(message as Extract<Message, { type: T }>);
-			else if (message.type === 'error') reject(new Error(`worker: ${message.message}`));
-		});
-		child.on('exit', (code) => reject(new Error(`worker exited with ${code} before "${type}"`)));
-	});
-}
+const waitFor = <T extends Message['type']>(child: ChildProcess, type: T) =>
+	waitForMessage<Message, T>(child, type);
 
 /** The budget's code next to the transpiled stores, so workers race the sources under test. */
 function transpileBudget(sources: Sources): void {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import { backends, describeWithService, type Backend } from './backends';
 import { transpileStores, type Sources } from './sources';
+import { waitFor as waitForMessage } from './workers';
 
 const WORKERS = 8;
 const RECORDS = 300;
@@ -20,18 +21,8 @@ type Message =
 	| { type: 'done'; won: Won[]; lost: number; sweeps: number }
 	| { type: 'error'; message: string };
 
-function waitFor<T extends Message['type']>(
-	child: ChildProcess,
-	type: T,
-): Promise<Extract<Message, { type: T }>> {
-	return new Promise((resolve, reject) => {
-		child.on('message', (message: Message) => {
-			if (message.type === type) resolve(message as Extract<Message, { type: T }>);
-			else if (message.type === 'error') reject(new Error(`worker: ${message.message}`));
-		});
-		child.on('exit', (code) => reject(new Error(`worker exited with ${code} before "${type}"`)));
-	});
-}
+const waitFor = <T extends Message['type']>(child: ChildProcess, type: T) =>
+	waitForMessage<Message, T>(child, type);
 
 const shared = backends().filter((b) => b.kind !== 'memory');
 
