@@ -9,6 +9,7 @@
 import { DateTime } from 'luxon';
 
 import { beforeStoresClose } from '../stores/index';
+import { describeValue } from '../values';
 import type { CounterAdd, CounterRow, StateStore, StoredEvent } from '../stores/types';
 import type { CallResult } from './policy';
 
@@ -495,4 +496,55 @@ export function percentile(histogram: number[], p: number): number | null {
 		seen += histogram[i];
 	}
 	return LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1];
+}
+
+/** The report's window [from, to) in epoch ms, or what is wrong with it. */
+export function reportWindow(
+	window: string,
+	fromValue: unknown,
+	toValue: unknown,
+	zone: string,
+	now: number,
+): { from: number; to: number } | string {
+	const t = DateTime.fromMillis(now, { zone });
+	const day = t.startOf('day');
+	switch (window) {
+		case 'lastHour':
+			return { from: now - 3_600_000, to: now };
+		case 'last24h':
+			return { from: now - 86_400_000, to: now };
+		case 'today':
+			return { from: day.toMillis(), to: now };
+		case 'yesterday':
+			return { from: day.minus({ days: 1 }).toMillis(), to: day.toMillis() };
+		case 'last7d':
+			return { from: now - 7 * 86_400_000, to: now };
+		case 'thisMonth':
+			return { from: t.startOf('month').toMillis(), to: now };
+		case 'last30d':
+			return { from: now - 30 * 86_400_000, to: now };
+		case 'custom': {
+			const parse = (value: unknown, label: string): number | string => {
+				if (value === '' || value === undefined || value === null)
+					return label === 'To' ? now : `"From" is empty`;
+				const d =
+					value instanceof Date
+						? DateTime.fromJSDate(value)
+						: DateTime.isDateTime(value)
+							? value
+							: typeof value === 'number'
+								? DateTime.fromMillis(value)
+								: DateTime.fromISO(String(value), { zone });
+				return d.isValid ? d.toMillis() : `"${label}" is not a date (${describeValue(value)})`;
+			};
+			const from = parse(fromValue, 'From');
+			const to = parse(toValue, 'To');
+			if (typeof from === 'string') return from;
+			if (typeof to === 'string') return to;
+			if (to <= from) return '"To" must be after "From"';
+			return { from, to };
+		}
+		default:
+			return `"Window" has no such choice: ${describeValue(window)}`;
+	}
 }

@@ -7,11 +7,10 @@ import {
 	type INodeType,
 	type INodeTypeDescription,
 } from 'n8n-workflow';
-import { DateTime } from 'luxon';
 
 import { BudgetBook } from '../../lib/ai/budget';
 import { view as budgetView } from '../../lib/ai/budgetPolicy';
-import { ledgerFor, usageReport, type GroupBy } from '../../lib/ai/ledger';
+import { ledgerFor, reportWindow, usageReport, type GroupBy } from '../../lib/ai/ledger';
 import { StoreError } from '../../lib/stores/common';
 import { describeValue, readNumber, text } from '../../lib/values';
 import { budgetScopeKey, budgetSpec, type BudgetValues } from '../shared/budget';
@@ -129,7 +128,7 @@ export class AiUsage implements INodeType {
 			// this process's own buffered calls count too
 			await ledgerFor(store).flush();
 			for (let i = 0; i < items.length; i++) {
-				const range = windowOf(window(i), from(i), to(i), zone, Date.now());
+				const range = reportWindow(window(i), from(i), to(i), zone, Date.now());
 				if (typeof range === 'string') throw config(i, range);
 				const tag = String(filterTag(i) ?? '').trim();
 				const workflowId = String(filterWorkflow(i) ?? '').trim();
@@ -198,56 +197,5 @@ export class AiUsage implements INodeType {
 			}
 		}
 		return outputs;
-	}
-}
-
-/** The report's window [from, to) in epoch ms, or what is wrong with it. */
-export function windowOf(
-	window: string,
-	fromValue: unknown,
-	toValue: unknown,
-	zone: string,
-	now: number,
-): { from: number; to: number } | string {
-	const t = DateTime.fromMillis(now, { zone });
-	const day = t.startOf('day');
-	switch (window) {
-		case 'lastHour':
-			return { from: now - 3_600_000, to: now };
-		case 'last24h':
-			return { from: now - 86_400_000, to: now };
-		case 'today':
-			return { from: day.toMillis(), to: now };
-		case 'yesterday':
-			return { from: day.minus({ days: 1 }).toMillis(), to: day.toMillis() };
-		case 'last7d':
-			return { from: now - 7 * 86_400_000, to: now };
-		case 'thisMonth':
-			return { from: t.startOf('month').toMillis(), to: now };
-		case 'last30d':
-			return { from: now - 30 * 86_400_000, to: now };
-		case 'custom': {
-			const parse = (value: unknown, label: string): number | string => {
-				if (value === '' || value === undefined || value === null)
-					return label === 'To' ? now : `"From" is empty`;
-				const d =
-					value instanceof Date
-						? DateTime.fromJSDate(value)
-						: DateTime.isDateTime(value)
-							? value
-							: typeof value === 'number'
-								? DateTime.fromMillis(value)
-								: DateTime.fromISO(String(value), { zone });
-				return d.isValid ? d.toMillis() : `"${label}" is not a date (${describeValue(value)})`;
-			};
-			const from = parse(fromValue, 'From');
-			const to = parse(toValue, 'To');
-			if (typeof from === 'string') return from;
-			if (typeof to === 'string') return to;
-			if (to <= from) return '"To" must be after "From"';
-			return { from, to };
-		}
-		default:
-			return `"Window" has no such choice: ${describeValue(window)}`;
 	}
 }

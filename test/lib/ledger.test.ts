@@ -4,6 +4,7 @@ import {
 	rollUp,
 	granularityFor,
 	percentile,
+	reportWindow,
 	usageReport,
 	type UsageEvent,
 } from '../../lib/ai/ledger';
@@ -275,5 +276,24 @@ describe('usage ledger', () => {
 		expect(p95).toBeGreaterThan(1500);
 		expect(p95).toBeLessThanOrEqual(2500);
 		expect(percentile(new Array(h.length).fill(0), 0.5)).toBeNull();
+	});
+
+	it('reads report windows in the workflow time zone, and says what is wrong with a custom one', () => {
+		const now = Date.parse('2026-12-01T10:30:00Z');
+		expect(reportWindow('today', '', '', 'Europe/Berlin', now)).toEqual({
+			from: Date.parse('2026-11-30T23:00:00Z'),
+			to: now,
+		});
+		expect(reportWindow('yesterday', '', '', 'UTC', now)).toEqual({
+			from: Date.parse('2026-11-30T00:00:00Z'),
+			to: Date.parse('2026-12-01T00:00:00Z'),
+		});
+		expect(reportWindow('custom', '2026-12-01T09:00:00Z', '', 'UTC', now)).toEqual({
+			from: Date.parse('2026-12-01T09:00:00Z'),
+			to: now,
+		});
+		expect(reportWindow('custom', 'soon', '', 'UTC', now)).toMatch(/^"From" is not a date/);
+		expect(reportWindow('custom', '', '', 'UTC', now)).toBe('"From" is empty');
+		expect(reportWindow('weekly', '', '', 'UTC', now)).toMatch(/^"Window" has no such choice/);
 	});
 });
