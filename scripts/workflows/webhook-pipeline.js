@@ -253,7 +253,7 @@ w.node(
 	{ operation: 'recordOutcome', outcomeTag: COST_TAG, outcomeCount: 1 },
 	[12.3, -2],
 );
-w.node('Respond 200', T.respond, respond(200, `={{ ${built}.response }}`), [13, -1.1]);
+w.node('Respond 200', T.respond, respond(200, `={{ ${built}.response }}`), [13.1, -2.9]);
 
 // What a document costs: both AI Calls' cost today / documents processed today.
 const costHook = webhook('GET', 'ai/documents/cost');
