@@ -62,6 +62,11 @@ export class CircuitBreaker {
 		return { allowed: false, retryAfterMs: Math.max(1000, claim.record.expiresAt - now) };
 	}
 
+	/** Gives a half-open probe back unused (its attempt never reached the service). */
+	async cancelProbe(): Promise<void> {
+		await this.store.release(this.ns, 'probe');
+	}
+
 	async record(ok: boolean, probe: boolean): Promise<void> {
 		const { store, ns, options } = this;
 		const now = this.now();

@@ -43,9 +43,8 @@ export function breakerPolicy({ store, name, options }: BreakerPolicyOptions): A
 				release: async ({ error, refused, cancelled }) => {
 					if (refused || cancelled || error?.failureClass === 'egress_blocked') {
 						// Says nothing about the service; a half-open probe goes back at once, so the next
-						// call can probe instead of waiting out the claim's lease. (The claim is the
-						// breaker's `probe` key, see lib/breaker.ts.)
-						if (verdict.probe) await store.release(`breaker:${key}`, 'probe');
+						// call can probe instead of waiting out the claim's lease.
+						if (verdict.probe) await breaker.cancelProbe();
 						return;
 					}
 					// a 400 is an answer: only transient failures say the service is unwell

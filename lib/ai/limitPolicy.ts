@@ -5,10 +5,7 @@
  * handler's to warn about and skip, a cancelled execution goes on up.
  */
 import { LimitRefusal, type SharedLimit } from './sharedLimit';
-import type { AiPolicy } from './policy';
-
-/** Slack on a slot's lease beyond the attempt timeout, for the store's own round trips. */
-const LEASE_SLACK_MS = 30_000;
+import { CRASH_SLACK_MS, type AiPolicy } from './policy';
 
 export function limitPolicy(limit: SharedLimit): AiPolicy {
 	return {
@@ -21,7 +18,7 @@ export function limitPolicy(limit: SharedLimit): AiPolicy {
 				// a slot outlives a crashed holder by the attempt timeout, plus slack for the store
 				admission = await limit.admit(
 					attempt.estimatedTokens,
-					call.attemptTimeoutMs + LEASE_SLACK_MS,
+					call.attemptTimeoutMs + CRASH_SLACK_MS,
 					call.signal,
 				);
 			} catch (error) {

@@ -10,6 +10,12 @@ import type { AiCallError, FailureClass } from './failure';
 import type { Target } from './call';
 import type { AiRequest } from './wire';
 
+/**
+ * How long a slot or reservation outlives the attempt timeout of a holder that crashed (slack for
+ * the store's own round trips): the shared limit's slots and the budgets' holds.
+ */
+export const CRASH_SLACK_MS = 30_000;
+
 /** One item's call, as the policies see it. */
 export interface CallContext {
 	item: number;

@@ -26,7 +26,7 @@ import { createAiHandler, type Answered, type HandlerResult } from '../../lib/ai
 import { ledgerFor } from '../../lib/ai/ledger';
 import { ledgerPolicy } from '../../lib/ai/ledgerPolicy';
 import { limitPolicy } from '../../lib/ai/limitPolicy';
-import type { AiPolicy, CallContext } from '../../lib/ai/policy';
+import { CRASH_SLACK_MS, type AiPolicy, type CallContext } from '../../lib/ai/policy';
 import { parsePriceOverrides, type Cost } from '../../lib/ai/pricing';
 import { LimitRefusal, SharedLimit } from '../../lib/ai/sharedLimit';
 import { parseModelList } from '../../lib/ai/wire';
@@ -223,7 +223,7 @@ export class AiCall implements INodeType {
 					book: new BudgetBook(store),
 					usesFor: (item) => prepared[item].budgets,
 					overrides: priceOverrides,
-					holdMs: (attemptTimeoutMs) => attemptTimeoutMs + 30_000,
+					holdMs: (attemptTimeoutMs) => attemptTimeoutMs + CRASH_SLACK_MS,
 					onWarning: (state, item) =>
 						warn(
 							`AI Call: budget "${state.name}"${state.scopeKey ? ` for "${state.scopeKey.slice(0, 80)}"` : ''} passed its warn threshold: ${state.percent.toFixed(1)} % of its ${state.limitUsd ? `${state.limitUsd} USD` : `${state.limitTokens} tokens`} this ${state.period}`,
