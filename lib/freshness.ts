@@ -12,6 +12,7 @@ import {
 	type DateFormat,
 	type DateRead,
 } from './dates';
+import type { FreshnessStatusEntry } from './metrics/status';
 
 export type TimestampFormat = DateFormat;
 const FORMATS: readonly string[] = [
@@ -257,4 +258,63 @@ export function formatAge(ms: number): string {
 		if (parts.length === 2) break;
 	}
 	return parts.filter((p) => !/^0/.test(p)).join(' ') || '0s';
+}
+
+/** Longest "Source Name" published: it becomes a metrics label, which must stay short. */
+export const MAX_SOURCE_NAME = 200;
+
+/** A "Source Name" value, trimmed; or why it cannot name a source (the item is then not published). */
+export function readSourceName(value: unknown): { name: string } | { skipped: string } {
+	if (typeof value !== 'string') return { skipped: `"Source Name" is not text: ${preview(value)}` };
+	const name = value.trim();
+	if (!name) return { skipped: '"Source Name" is empty for this item' };
+	if (name.length > MAX_SOURCE_NAME)
+		return { skipped: `"Source Name" is longer than ${MAX_SOURCE_NAME} characters` };
+	return { name };
+}
+
+const RANK: Record<FreshnessStatus, number> = { fresh: 0, warn: 1, stale: 2 };
+
+/** Whether `a` is the worse item: status first, then the older one (no readable age: oldest). */
+function worse(a: FreshnessResult, b: FreshnessResult): boolean {
+	if (RANK[a.status] !== RANK[b.status]) return RANK[a.status] > RANK[b.status];
+	return (a.ageMs ?? Infinity) > (b.ageMs ?? Infinity);
+}
+
+/** One execution's results per source: each source's status is that of its worst item. */
+export class SourceTally {
+	private readonly sources = new Map<
+		string,
+		{ worst: FreshnessResult; items: Record<FreshnessStatus, number> }
+	>();
+
+	get size(): number {
+		return this.sources.size;
+	}
+
+	has(source: string): boolean {
+		return this.sources.has(source);
+	}
+
+	add(source: string, result: FreshnessResult): void {
+		let s = this.sources.get(source);
+		if (!s)
+			this.sources.set(source, (s = { worst: result, items: { fresh: 0, warn: 0, stale: 0 } }));
+		else if (worse(result, s.worst)) s.worst = result;
+		s.items[result.status]++;
+	}
+
+	entries(): Array<{ id: string; value: FreshnessStatusEntry }> {
+		return [...this.sources].map(([source, { worst, items }]) => ({
+			id: source,
+			value: {
+				source,
+				status: worst.status,
+				ageMs: worst.ageMs,
+				reason: worst.reason,
+				checkedAt: worst.checkedAt,
+				items: { ...items },
+			},
+		}));
+	}
 }

@@ -7,6 +7,7 @@
 // A real AI service instead of the simulator: AI_PROVIDER (openai | anthropic), AI_BASE_URL,
 // AI_API_KEY and AI_MODEL in the environment. The simulator still runs: the freshness monitor and
 // the async callbacks use its stand-in index status and inbox.
+const { randomBytes } = require('node:crypto');
 const { mkdtempSync, mkdirSync, rmSync } = require('node:fs');
 const { createConnection } = require('node:net');
 const { tmpdir } = require('node:os');
@@ -155,6 +156,14 @@ async function main() {
 		});
 		credentials.rabbitmq = { id, name: 'RabbitMQ' };
 	}
+	// The observability sample's metrics webhook wants a Header Auth credential: a token made
+	// for this demo (printed below for curl and Prometheus; choose your own when you adopt it).
+	const scrapeToken = randomBytes(18).toString('base64url');
+	const scrape = await api.ensureCredential('Metrics scrape', 'httpHeaderAuth', {
+		name: 'Authorization',
+		value: `Bearer ${scrapeToken}`,
+	});
+	credentials.httpHeaderAuth = { id: scrape.id, name: 'Metrics scrape' };
 	const imported = await importSamples(api, {
 		credentials,
 		simUrl: sim.url,
@@ -186,6 +195,8 @@ Try:
   curl -i ${json} -d '{"text":"Summarize this","callbackUrl":"${sim.url}/_sim/inbox/callbacks"}' ${hook}/ai/jobs
   curl -i ${hook}/ai/jobs/<jobId>
   curl -i ${hook}/ai/freshness
+  curl -H 'Authorization: Bearer ${scrapeToken}' ${hook}/ai/metrics   # Prometheus metrics
+  open ${hook}/ai/dashboard in a browser                             # the usage dashboard
   curl -i ${hook}/ai/drill${rabbit ? `\n  curl -i ${json} -d '{"jobs":[{"text":"one"},{"text":"two"}]}' ${hook}/ai/rabbitmq/jobs` : ''}
 Stop with Ctrl+C.`);
 }

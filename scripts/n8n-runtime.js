@@ -453,7 +453,9 @@ async function webhooksServed(url, workflow, timeoutMs = 15_000) {
 
 const STATEFUL = [
 	'aiCall',
+	'aiUsage',
 	'fallbackRouter',
+	'freshnessCheck',
 	'idempotencyGuard',
 	'jobQueue',
 	'queueDepthCheck',

@@ -5,6 +5,7 @@
  * egress rules, cancelled) counts for nothing.
  */
 import { CircuitBreaker, type BreakerOptions } from '../breaker';
+import { announce, readStatus } from '../metrics/status';
 import type { StateStore } from '../stores/types';
 import type { Target } from './call';
 import { AiCallError, TRANSIENT } from './failure';
@@ -15,14 +16,50 @@ export interface BreakerPolicyOptions {
 	/** The breaker's name (per model); default: the target's Base URL. */
 	name?: string;
 	options: BreakerOptions;
+	/** A failed announcement for the metrics (the call goes on). */
+	warn?: (message: string) => void;
 }
 
-export function breakerPolicy({ store, name, options }: BreakerPolicyOptions): AiPolicy {
+/**
+ * A breaker's name as the metrics show it: a Base URL without its user info or query (an API key
+ * may sit there).
+ */
+export function breakerLabel(key: string): string {
+	return key.replace(/\/\/[^/@]*@/, '//').replace(/\?[^:]*/, '');
+}
+
+/** The breakers announced lately with their state now (lib/metrics/status.ts). */
+export async function announcedBreakers(
+	store: StateStore,
+	now = Date.now(),
+): Promise<Array<{ name: string; state: 'closed' | 'open' | 'half-open'; seenAt: number }>> {
+	const entries = await readStatus<{ key: string }>(store, 'breaker', now);
+	const states = await Promise.allSettled(
+		entries.map(async (e) => ({
+			name: e.id,
+			// state() reads the store only: the thresholds play no part
+			state: await new CircuitBreaker(store, String(e.value?.key ?? e.id), {
+				consecutiveFailures: 0,
+				failureRate: 0,
+				minCalls: 0,
+				windowMs: 1,
+				cooldownMs: 0,
+				now: () => now,
+			}).state(),
+			seenAt: e.at,
+		})),
+	);
+	return states.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+}
+
+export function breakerPolicy({ store, name, options, warn }: BreakerPolicyOptions): AiPolicy {
 	const breakers = new Map<string, CircuitBreaker>();
 	const nameOf = (t: Target) => (name ? `${name}:${t.model}` : `${t.baseUrl}:${t.model}`);
 	const breakerFor = (key: string) => {
 		let breaker = breakers.get(key);
 		if (!breaker) breakers.set(key, (breaker = new CircuitBreaker(store, key, options)));
+		// listed for the metrics and the dashboard, which read its state from the store
+		announce(store, 'breaker', breakerLabel(key), { key }, warn);
 		return breaker;
 	};
 	return {

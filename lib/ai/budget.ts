@@ -16,6 +16,7 @@ import { DateTime, IANAZone } from 'luxon';
 import { sha256 } from '../hash';
 import type { StateStore } from '../stores/types';
 import { updateRecord } from '../stores/update';
+import { announce, readStatus } from '../metrics/status';
 import { AiCallError } from './failure';
 
 export type BudgetScope = 'all' | 'workflow' | 'tag' | 'key';
@@ -394,6 +395,10 @@ function periodText(spec: BudgetSpec): string {
 	return `in the last ${hours >= 1 ? `${round(hours)} h` : `${Math.round((spec.rollingMs ?? 0) / 60_000)} min`}`;
 }
 
+/** A budget's id in the status registry: its name and scope key. */
+export const budgetStatusId = (use: BudgetUse): string =>
+	JSON.stringify([use.spec.name, use.scopeKey]);
+
 export class BudgetBook {
 	private readonly now: () => number;
 	private readonly random: () => number;
@@ -404,6 +409,19 @@ export class BudgetBook {
 	) {
 		this.now = options.now ?? Date.now;
 		this.random = options.random ?? Math.random;
+	}
+
+	/** Lists the budgets in use for the metrics and the dashboard (lib/metrics/status.ts). */
+	announce(uses: BudgetUse[], warn?: (message: string) => void): void {
+		for (const use of uses)
+			announce(this.store, 'budget', budgetStatusId(use), use, warn, this.now());
+	}
+
+	/** The budgets announced lately, each with its state now. */
+	async announced(): Promise<BudgetState[]> {
+		const entries = await readStatus<BudgetUse>(this.store, 'budget', this.now());
+		const states = await Promise.allSettled(entries.map(async (e) => await this.check(e.value)));
+		return states.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
 	}
 
 	/**

@@ -16,6 +16,8 @@ export interface BudgetPolicyOptions {
 	holdMs: (attemptTimeoutMs: number) => number;
 	/** Once per budget and period, across all workers: the warn threshold was passed. */
 	onWarning: (state: BudgetState, item: number) => void;
+	/** A failed announcement for the metrics (the call goes on). */
+	warn?: (message: string) => void;
 }
 
 export function budgetPolicy(o: BudgetPolicyOptions): AiPolicy {
@@ -31,6 +33,7 @@ export function budgetPolicy(o: BudgetPolicyOptions): AiPolicy {
 		async enter(call, attempt) {
 			const uses = o.usesFor(call.item);
 			if (!uses.length) return undefined;
+			o.book.announce(uses, o.warn);
 			const price = costOf(
 				attempt.target.model,
 				attempt.estimatedInputTokens,

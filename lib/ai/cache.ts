@@ -145,7 +145,7 @@ export function cachePolicies(options: {
 				const ref = refOf(call);
 				if (!ref || ref.ttlMs === undefined || ref.forceRefresh) return undefined;
 				const hit = await readFresh(store, ref);
-				if (!hit) return undefined;
+				if (!hit) return null;
 				const answer: Record<string, unknown> = { ...hit.value };
 				delete answer.storedAt;
 				return {

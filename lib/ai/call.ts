@@ -84,6 +84,8 @@ interface Common {
 	latencyMs: number;
 	target: Target;
 	fallbackUsed: boolean;
+	/** What sent the call to the fallback that answered or failed last. */
+	fallbackClass?: FailureClass;
 	inputTokens: number;
 	outputTokens: number;
 }
@@ -149,6 +151,7 @@ export async function callAi(
 	let lastError: AiCallError | undefined;
 	let target = targets[0];
 	let fallbackUsed = false;
+	let fallbackClass: FailureClass | undefined;
 
 	const common = (): Common => ({
 		attempts,
@@ -156,6 +159,7 @@ export async function callAi(
 		latencyMs: elapsed(),
 		target,
 		fallbackUsed,
+		...(fallbackClass ? { fallbackClass } : {}),
 		inputTokens,
 		outputTokens,
 	});
@@ -273,6 +277,7 @@ export async function callAi(
 		if (i > 0 && !(lastError && t.on?.has(lastError.failureClass))) continue;
 		target = t;
 		fallbackUsed = i > 0;
+		if (i > 0) fallbackClass = lastError!.failureClass;
 		for (let retry = 0; ; retry++) {
 			if (elapsed() >= policy.totalTimeoutMs) {
 				lastError ??= new AiCallError(

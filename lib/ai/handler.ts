@@ -11,7 +11,7 @@
 import type { BackoffOptions } from '../backoff';
 import type { CallLimiter } from '../limit';
 import { callAi, type CallOutcome, type RetryRecord, type Transport } from './call';
-import { AiCallError } from './failure';
+import { AiCallError, type FailureClass } from './failure';
 import type {
 	AiPolicy,
 	AttemptContext,
@@ -156,15 +156,18 @@ export function createAiHandler(options: AiHandlerOptions): AiHandler {
 			}
 
 			const started = now();
+			let looked = false;
 			for (const policy of policies) {
 				if (!policy.answer) continue;
 				const answer = await guarded(policy, 'answer', () => policy.answer!(call));
+				if (answer === null) looked = true;
 				if (!answer) continue;
 				const model = typeof answer.model === 'string' ? answer.model : first.model;
 				const provider = typeof answer.provider === 'string' ? answer.provider : first.provider;
 				const result: CallResult = {
 					...noAttempts('cached', model, provider),
 					latencyMs: now() - started,
+					cache: 'hit',
 				};
 				return {
 					ok: true,
@@ -282,6 +285,9 @@ export function createAiHandler(options: AiHandlerOptions): AiHandler {
 				retries: outcome.retries.length,
 				timeouts,
 				fallbackUsed: outcome.fallbackUsed,
+				...(outcome.fallbackClass ? { fallbackClass: outcome.fallbackClass } : {}),
+				...(outcome.retries.length ? { retryClasses: countClasses(outcome.retries) } : {}),
+				...(looked ? { cache: 'miss' as const } : {}),
 				at: now(),
 			};
 			if (!outcome.ok) {
@@ -304,4 +310,10 @@ export function createAiHandler(options: AiHandlerOptions): AiHandler {
 			};
 		},
 	};
+}
+
+function countClasses(retries: RetryRecord[]): Partial<Record<FailureClass, number>> {
+	const counts: Partial<Record<FailureClass, number>> = {};
+	for (const r of retries) counts[r.class] = (counts[r.class] ?? 0) + 1;
+	return counts;
 }

@@ -41,8 +41,20 @@ export const GRANULARITIES = [
 export type Granularity = (typeof GRANULARITIES)[number]['name'];
 
 export const USAGE_NS = (g: Granularity) => `usage:${g}`;
-export const OUTCOMES_NS = (g: Granularity) => `usage:outcomes:${g}`;
+export const OUTCOMES_NS = (g: Granularity | 'total') => `usage:outcomes:${g}`;
 export const EVENTS_NS = 'usage:events';
+/**
+ * Totals since the first call, in one bucket (0) that is kept for years: the metrics' counters.
+ * Keys are JSON of TotalDims; a bounded set (no execution ids).
+ */
+export const TOTALS_NS = 'usage:total';
+/** Shared-limit totals per limit name: waits, wait_ms, refusals, provider_429. */
+export const LIMIT_TOTALS_NS = 'usage:limits:total';
+// a bucket is kept until bucket + ttl: bucket 0 with this is kept until 2100
+const TOTALS_KEEP_MS = Date.UTC(2100, 0, 1);
+
+/** The dimensions of a total: what the metrics label calls by. */
+export type TotalDims = [provider: string, model: string, tag: string, workflow: string];
 export const DEFAULT_EVENT_DAYS = 7;
 
 const NANO = 1e9;
@@ -70,6 +82,9 @@ function fieldsOf(e: UsageEvent): Record<string, number> {
 		cost_nusd: Math.round(e.cost.totalUsd * NANO),
 	};
 	if (e.outcome === 'failed') f[`f_${e.failureClass ?? 'unknown'}`] = 1;
+	for (const [c, n] of Object.entries(e.retryClasses ?? {})) f[`r_${c}`] = n ?? 0;
+	if (e.fallbackUsed) f[`fb_${e.fallbackClass ?? 'unknown'}`] = 1;
+	if (e.cache === 'miss') f.cache_miss = 1;
 	if (!e.cost.priced && e.inputTokens + e.outputTokens > 0) f.unpriced = 1;
 	// latency of calls that reached the service (a cache read or a drill says nothing about it)
 	if (e.attempts > 0) {
@@ -88,7 +103,12 @@ const bucketOf = (at: number, ms: number) => Math.floor(at / ms) * ms;
 export function rollUp(
 	events: UsageEvent[],
 	outcomes: OutcomeRecord[],
-): { usage: Map<Granularity, CounterAdd[]>; outcomes: Map<Granularity, CounterAdd[]> } {
+): {
+	usage: Map<Granularity, CounterAdd[]>;
+	outcomes: Map<Granularity, CounterAdd[]>;
+	totals: CounterAdd[];
+	outcomeTotals: CounterAdd[];
+} {
 	const usage = new Map<Granularity, CounterAdd[]>();
 	const counted = new Map<Granularity, CounterAdd[]>();
 	for (const g of GRANULARITIES) {
@@ -119,7 +139,16 @@ export function rollUp(
 			),
 		);
 	}
-	return { usage, outcomes: counted };
+	const totals = summed(
+		events.map((e) => {
+			const dims: TotalDims = [e.provider, e.model, e.tag ?? '', e.workflowName];
+			return { bucket: 0, key: JSON.stringify(dims), fields: fieldsOf(e) };
+		}),
+	);
+	const outcomeTotals = summed(
+		outcomes.map((o) => ({ bucket: 0, key: o.tag, fields: { count: o.count } })),
+	);
+	return { usage, outcomes: counted, totals, outcomeTotals };
 }
 
 /** Adds to the same bucket and key summed into one (a busy minute is one row, not thousands). */
@@ -156,6 +185,7 @@ const MAX_BUFFER = 20_000;
 export class LedgerWriter {
 	private events: UsageEvent[] = [];
 	private outcomes: OutcomeRecord[] = [];
+	private tallies: CounterAdd[] = [];
 	private eventTtlMs = DEFAULT_EVENT_DAYS * DAY;
 	private timer: NodeJS.Timeout | undefined;
 	private flushing: Promise<void> | undefined;
@@ -175,6 +205,13 @@ export class LedgerWriter {
 		this.schedule();
 	}
 
+	/** Adds to a shared limit's totals (waits, refusals), written with the next batch. */
+	tallyLimit(limit: string, fields: Record<string, number>): void {
+		this.tallies.push({ bucket: 0, key: limit, fields });
+		if (this.tallies.length > 1000) this.tallies = summed(this.tallies);
+		this.schedule();
+	}
+
 	recordOutcome(outcome: OutcomeRecord): void {
 		this.outcomes.push(outcome);
 		this.trim();
@@ -184,7 +221,7 @@ export class LedgerWriter {
 	/** Writes everything buffered so far; resolves once it is in the store (or failed and kept). */
 	async flush(): Promise<void> {
 		while (this.flushing) await this.flushing;
-		if (!this.events.length && !this.outcomes.length) return;
+		if (!this.events.length && !this.outcomes.length && !this.tallies.length) return;
 		this.flushing = this.write().finally(() => (this.flushing = undefined));
 		await this.flushing;
 	}
@@ -210,24 +247,29 @@ export class LedgerWriter {
 
 	private async write(): Promise<void> {
 		// in slices: a burst of thousands of calls is several modest writes, not one huge one
-		while (this.events.length || this.outcomes.length) {
-			const before = this.events.length + this.outcomes.length;
+		while (this.events.length || this.outcomes.length || this.tallies.length) {
+			const before = this.events.length + this.outcomes.length + this.tallies.length;
 			await this.writeSlice();
 			// a failed slice went back into the buffer: the next flush tries again
-			if (this.events.length + this.outcomes.length >= before) return;
+			if (this.events.length + this.outcomes.length + this.tallies.length >= before) return;
 		}
 	}
 
 	private async writeSlice(): Promise<void> {
 		const events = this.events.splice(0, WRITE_SLICE);
 		const outcomes = this.outcomes.splice(0, WRITE_SLICE);
-		const { usage, outcomes: counted } = rollUp(events, outcomes);
+		const { usage, outcomes: counted, totals, outcomeTotals } = rollUp(events, outcomes);
+		const tallies = summed(this.tallies.splice(0));
 		try {
 			const writes: Array<Promise<void>> = [];
 			for (const g of GRANULARITIES) {
 				writes.push(this.store.addCounters(USAGE_NS(g.name), usage.get(g.name)!, g.keepMs));
 				writes.push(this.store.addCounters(OUTCOMES_NS(g.name), counted.get(g.name)!, g.keepMs));
 			}
+			writes.push(this.store.addCounters(TOTALS_NS, totals, TOTALS_KEEP_MS));
+			writes.push(this.store.addCounters(OUTCOMES_NS('total'), outcomeTotals, TOTALS_KEEP_MS));
+			if (tallies.length)
+				writes.push(this.store.addCounters(LIMIT_TOTALS_NS, tallies, TOTALS_KEEP_MS));
 			const raw: StoredEvent[] = events.map((e) => ({ at: e.at, value: e }));
 			writes.push(this.store.appendEvents(EVENTS_NS, raw, this.eventTtlMs));
 			// all or nothing is not possible across namespaces: a half-written batch is not retried
@@ -247,6 +289,7 @@ export class LedgerWriter {
 		} catch (error) {
 			this.events = [...events, ...this.events];
 			this.outcomes = [...outcomes, ...this.outcomes];
+			this.tallies = [...tallies, ...this.tallies];
 			this.trim();
 			if (!this.warned) {
 				this.warned = true;

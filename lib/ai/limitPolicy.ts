@@ -7,7 +7,10 @@
 import { LimitRefusal, type SharedLimit } from './sharedLimit';
 import { CRASH_SLACK_MS, type AiPolicy } from './policy';
 
-export function limitPolicy(limit: SharedLimit): AiPolicy {
+/** What the metrics count per limit: waits (and their ms), refusals, the provider's 429s. */
+export type LimitTally = (fields: Record<string, number>) => void;
+
+export function limitPolicy(limit: SharedLimit, tally: LimitTally = () => undefined): AiPolicy {
 	return {
 		name: 'shared limit',
 		// the node's log messages since the limit exists
@@ -22,14 +25,20 @@ export function limitPolicy(limit: SharedLimit): AiPolicy {
 					call.signal,
 				);
 			} catch (error) {
-				if (error instanceof LimitRefusal) return error;
+				if (error instanceof LimitRefusal) {
+					tally({ refusals: 1 });
+					return error;
+				}
 				throw error;
 			}
+			if (admission.waitedMs > 0) tally({ waits: 1, wait_ms: admission.waitedMs });
 			return {
 				release: async ({ error, refused, cancelled, inputTokens, outputTokens }) => {
 					// refused: nothing was sent, the estimate goes back; cancelled: the use is unknown
 					if (refused) return await admission.release({ usedTokens: 0 });
 					if (cancelled) return await admission.release({});
+					// a 429 from the provider pauses the named limit for everyone (sharedLimit.ts)
+					if (error?.failureClass === 'rate_limited') tally({ provider_429: 1 });
 					await admission.release(error ? { error } : { usedTokens: inputTokens + outputTokens });
 				},
 			};

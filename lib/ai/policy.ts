@@ -75,6 +75,12 @@ export interface CallResult {
 	retries: number;
 	timeouts: number;
 	fallbackUsed: boolean;
+	/** Retries waited out, per failure class (for the metrics' retries by class). */
+	retryClasses?: Partial<Record<FailureClass, number>>;
+	/** The failure class that sent the call to a fallback model. */
+	fallbackClass?: FailureClass;
+	/** The response cache was asked: 'hit' (outcome cached) or 'miss'; absent when not. */
+	cache?: 'hit' | 'miss';
 	/** Epoch ms when the call ended. */
 	at: number;
 }
@@ -94,8 +100,11 @@ export interface AiPolicy {
 	 * (enter), `<name> update` (release), `<name> write` (done).
 	 */
 	readonly steps?: Partial<Record<'answer' | 'enter' | 'release' | 'done', string>>;
-	/** An answer without a call (the response cache); the first policy that answers wins. */
-	answer?(call: CallContext): Promise<Record<string, unknown> | undefined>;
+	/**
+	 * An answer without a call (the response cache); the first policy that answers wins. null: it
+	 * looked and found nothing (a cache miss, for the metrics); undefined: it did not look.
+	 */
+	answer?(call: CallContext): Promise<Record<string, unknown> | null | undefined>;
 	/**
 	 * Before each attempt, in the handler's order: refuse with an AiCallError, or let it through.
 	 * When a later policy refuses, the releases of the earlier ones are called with refused: true.

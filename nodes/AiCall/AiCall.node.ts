@@ -183,6 +183,7 @@ export class AiCall implements INodeType {
 			this.logger.warn(redact.text(logText(message, clean)), clean);
 		};
 
+		const storeWarn = (message: string) => this.logger.warn(redact.text(message));
 		// The lifecycle's order: cache answers first; each attempt enters the breaker, then the
 		// execution budget, then the shared limit.
 		const policies: AiPolicy[] = [];
@@ -205,7 +206,12 @@ export class AiCall implements INodeType {
 		}
 		if (store && settings.circuitBreaker)
 			policies.push(
-				breakerPolicy({ store, name: settings.breaker.name, options: settings.breaker }),
+				breakerPolicy({
+					store,
+					name: settings.breaker.name,
+					options: settings.breaker,
+					warn: storeWarn,
+				}),
 			);
 		policies.push(
 			executionBudget({
@@ -215,7 +221,14 @@ export class AiCall implements INodeType {
 			}),
 		);
 		if (store && settings.sharedLimit)
-			policies.push(limitPolicy(new SharedLimit(store, settings.sharedLimit)));
+			policies.push(
+				limitPolicy(
+					new SharedLimit(store, settings.sharedLimit),
+					settings.usageLedger
+						? (fields) => ledgerFor(store).tallyLimit(settings.sharedLimit!.name, fields)
+						: undefined,
+				),
+			);
 		// after the limit's wait: a reservation is held only while the attempt runs
 		if (store && budgetsOn)
 			policies.push(
@@ -224,6 +237,7 @@ export class AiCall implements INodeType {
 					usesFor: (item) => prepared[item].budgets,
 					overrides: priceOverrides,
 					holdMs: (attemptTimeoutMs) => attemptTimeoutMs + CRASH_SLACK_MS,
+					warn: storeWarn,
 					onWarning: (state, item) =>
 						warn(
 							`AI Call: budget "${state.name}"${state.scopeKey ? ` for "${state.scopeKey.slice(0, 80)}"` : ''} passed its warn threshold: ${state.percent.toFixed(1)} % of its ${state.limitUsd ? `${state.limitUsd} USD` : `${state.limitTokens} tokens`} this ${state.period}`,

@@ -11,6 +11,10 @@ import {
 import { BudgetBook } from '../../lib/ai/budget';
 import { view as budgetView } from '../../lib/ai/budgetPolicy';
 import { ledgerFor, reportWindow, usageReport, type GroupBy } from '../../lib/ai/ledger';
+import { ALERT_KINDS, stateChanges, type AlertKind } from '../../lib/metrics/alerts';
+import { readDashboard, readSnapshot, readStates } from '../../lib/metrics/collect';
+import { renderDashboard } from '../../lib/metrics/dashboard';
+import { CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, prometheusText } from '../../lib/metrics/prometheus';
 import { StoreError } from '../../lib/stores/common';
 import { describeValue, readNumber, text } from '../../lib/values';
 import { budgetScopeKey, budgetSpec, type BudgetValues } from '../shared/budget';
@@ -19,13 +23,22 @@ import { outputsByOperation } from '../shared/outputs';
 import { openStore, storeCredentials } from '../shared/store';
 import { properties } from './properties';
 
-type Operation = 'recordOutcome' | 'report' | 'checkBudget';
+type Operation =
+	| 'recordOutcome'
+	| 'report'
+	| 'checkBudget'
+	| 'metrics'
+	| 'dashboard'
+	| 'stateChanges';
 
 /** Output names per operation; an item leaves on exactly one of them. */
 const OUTPUTS: Record<Operation, string[]> = {
 	recordOutcome: ['Recorded', 'Invalid'],
 	report: ['Report'],
 	checkBudget: ['Within', 'Warn', 'Exceeded', 'Invalid'],
+	metrics: ['Metrics'],
+	dashboard: ['Page'],
+	stateChanges: ['Changes'],
 };
 const BUDGET_OUTPUT = { within: 0, warn: 1, exceeded: 2 } as const;
 
@@ -42,9 +55,12 @@ export class AiUsage implements INodeType {
 			recordOutcome: 'Record Outcome',
 			report: 'Report',
 			checkBudget: 'Check Budget',
+			metrics: 'Prometheus Metrics',
+			dashboard: 'Dashboard Page',
+			stateChanges: 'Watch State Changes',
 		})})[$parameter["operation"]] }}`,
 		description:
-			'AI cost and usage across executions and workers: cost per business outcome, reports by tag, model or workflow, and budgets',
+			'AI cost and usage across executions and workers: cost per business outcome, reports, budgets, Prometheus metrics, a dashboard and alerts',
 		defaults: { name: 'AI Usage' },
 		usableAsTool: undefined, // not an agent tool (no "… Tool" variant)
 		inputs: [NodeConnectionTypes.Main],
@@ -118,6 +134,44 @@ export class AiUsage implements INodeType {
 		}
 
 		const zone = this.getTimezone();
+		// read once for all items: the page is the same for each
+		if (operation === 'metrics' || operation === 'dashboard') {
+			let json: IDataObject;
+			try {
+				if (operation === 'metrics') {
+					const text = prometheusText(await readSnapshot(store));
+					json = { metrics: text, contentType: PROMETHEUS_CONTENT_TYPE, store: store.kind };
+				} else {
+					const days = readNumber(this.getNodeParameter('dashboardDays', 0, 14));
+					if (days === undefined || !Number.isInteger(days) || days < 1 || days > 90)
+						throw config(0, `"Days of Cost" must be a whole number from 1 to 90`);
+					const data = await readDashboard(store, { timeZone: zone, days });
+					json = {
+						html: renderDashboard(data),
+						contentType: 'text/html; charset=utf-8',
+						store: store.kind,
+					};
+				}
+			} catch (error) {
+				throw storeFailed(0, error);
+			}
+			for (let i = 0; i < items.length; i++) emit(0, i, json);
+			return outputs;
+		}
+		if (operation === 'stateChanges') {
+			const kinds = new Set(this.getNodeParameter('watch', 0, ALERT_KINDS) as AlertKind[]);
+			const includeResolved = this.getNodeParameter('includeResolved', 0, true) as boolean;
+			let changes;
+			try {
+				changes = await stateChanges(store, await readStates(store), kinds);
+			} catch (error) {
+				throw storeFailed(0, error);
+			}
+			for (const change of changes)
+				if (includeResolved || change.severity !== 'resolved')
+					emit(0, 0, { ...change, store: store.kind } as unknown as IDataObject);
+			return outputs;
+		}
 		if (operation === 'report') {
 			const window = itemParameter<string>(this, 'window', 'today');
 			const from = itemParameter<unknown>(this, 'from', '');

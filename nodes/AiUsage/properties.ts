@@ -20,6 +20,20 @@ export const properties: INodeProperties[] = [
 				action: 'Check a budget',
 			},
 			{
+				name: 'Dashboard Page',
+				value: 'dashboard',
+				description:
+					'An HTML page of cost per day by tag, cost per outcome, calls, latency, budgets, breakers, queues and freshness, for a Respond to Webhook node',
+				action: 'Make the usage dashboard page',
+			},
+			{
+				name: 'Prometheus Metrics',
+				value: 'metrics',
+				description:
+					'Calls, tokens, cost, failures, retries, latency, budgets, breakers, queues and freshness in the Prometheus text format, for a Respond to Webhook node',
+				action: 'Expose metrics for Prometheus',
+			},
+			{
 				name: 'Record Outcome',
 				value: 'recordOutcome',
 				description:
@@ -32,6 +46,13 @@ export const properties: INodeProperties[] = [
 				description:
 					'Calls, tokens, cost, cost per outcome, failures, retries, cache hits and latency over a window',
 				action: 'Report AI usage and cost',
+			},
+			{
+				name: 'Watch State Changes',
+				value: 'stateChanges',
+				description:
+					'One item per budget, circuit breaker, queue or source whose state changed since the last watch, for an alert',
+				action: 'Watch for state changes to alert on',
 			},
 		],
 		default: 'recordOutcome',
@@ -133,6 +154,76 @@ export const properties: INodeProperties[] = [
 		default: '',
 		description: 'Empty: all workflows. An expression with the workflow ID gives this one.',
 		displayOptions: on('report'),
+	},
+
+	// Dashboard Page
+	{
+		displayName: 'Days of Cost',
+		name: 'dashboardDays',
+		type: 'number',
+		typeOptions: { minValue: 1, maxValue: 90 },
+		default: 14,
+		description: "Days in the cost chart, ending today (in the workflow's time zone)",
+		displayOptions: on('dashboard'),
+	},
+	{
+		displayName:
+			'Respond to Webhook with "Text" and the Response Body {{ $json.html }}, with a header Content-Type: text/html. The page needs no internet access.',
+		name: 'dashboardNotice',
+		type: 'notice',
+		default: '',
+		displayOptions: on('dashboard'),
+	},
+
+	// Prometheus Metrics
+	{
+		displayName:
+			'Respond to Webhook with "Text" and the Response Body {{ $json.metrics }}, with a header Content-Type: {{ $json.contentType }}. Protect the webhook with Header Auth and set the same header in Prometheus\'s scrape config.',
+		name: 'metricsNotice',
+		type: 'notice',
+		default: '',
+		displayOptions: on('metrics'),
+	},
+
+	// Watch State Changes
+	{
+		displayName: 'Watch',
+		name: 'watch',
+		type: 'multiOptions',
+		options: [
+			{
+				name: 'Budgets',
+				value: 'budget',
+				description: 'Passing the warn threshold, running out, and room again (budgets AI Calls use)',
+			},
+			{
+				name: 'Circuit Breakers',
+				value: 'breaker',
+				description: 'Opening and closing again',
+			},
+			{
+				name: 'Queues',
+				value: 'queue',
+				description: 'Warn, Critical or unreadable at the last Queue Depth Check, and normal again',
+			},
+			{
+				name: 'Data Freshness',
+				value: 'freshness',
+				description: 'Warn or stale at the last Freshness Check with Publish Status on, and fresh again',
+			},
+		],
+		default: ['budget', 'breaker', 'queue', 'freshness'],
+		description:
+			'Each change is reported once, however many watches run (a schedule every minute is usual). Nothing changed: no items.',
+		displayOptions: on('stateChanges'),
+	},
+	{
+		displayName: 'Include Recoveries',
+		name: 'includeResolved',
+		type: 'boolean',
+		default: true,
+		description: 'Whether a change back to fine (within, closed, normal, fresh) is reported too',
+		displayOptions: on('stateChanges'),
 	},
 
 	// Check Budget

@@ -11,14 +11,18 @@ import {
 import { readDate, type DateRead } from '../../lib/dates';
 import {
 	assess,
+	readSourceName,
 	resolveSettings,
+	SourceTally,
 	type FreshnessResult,
 	type ParseOptions,
 	type Period,
 	type TimestampFormat,
 } from '../../lib/freshness';
+import { MAX_ENTRIES, publishStatus } from '../../lib/metrics/status';
 import { getPath, parsePath, type PathSegment } from '../../lib/path';
 import { itemParameter } from '../shared/parameters';
+import { openStore, storeCredentials } from '../shared/store';
 import { properties } from './properties';
 
 const OUTPUT = { fresh: 0, warn: 1, stale: 2 } as const;
@@ -46,6 +50,7 @@ export class FreshnessCheck implements INodeType {
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Fresh', 'Warn', 'Stale'],
+		credentials: storeCredentials,
 		properties,
 	};
 
@@ -66,6 +71,11 @@ export class FreshnessCheck implements INodeType {
 		const field = source === 'field' ? itemParameter<string>(this, 'field', '') : undefined;
 		const value = source === 'expression' ? itemParameter<unknown>(this, 'value') : undefined;
 		const startedAt = Date.now();
+		const statusSource =
+			this.getNodeParameter('publishStatus', 0, false) === true
+				? itemParameter<unknown>(this, 'statusSource', '')
+				: undefined;
+		const tally = new SourceTally();
 
 		/** Everything configured for item i, checked; a mistake names the parameter and the item. */
 		const config = (i: number) => {
@@ -121,7 +131,40 @@ export class FreshnessCheck implements INodeType {
 			return readDate(raw, parse);
 		};
 
+		/** Counts item i for its source; a name that cannot be published only skips it (why, returned). */
+		const track = (i: number, result: FreshnessResult): string | undefined => {
+			let raw: unknown;
+			try {
+				raw = statusSource!(i);
+			} catch (error) {
+				return `"Source Name" could not be evaluated for this item: ${(error as Error).message}`;
+			}
+			const read = readSourceName(raw);
+			if ('skipped' in read) return read.skipped;
+			// the store keeps MAX_ENTRIES sources anyway; more in one write would only evict each other
+			if (!tally.has(read.name) && tally.size >= MAX_ENTRIES)
+				return `more than ${MAX_ENTRIES} different "Source Name"s in one execution`;
+			tally.add(read.name, result);
+			return undefined;
+		};
+
+		/** One write for all sources; the store failing costs the metrics only, never the routing. */
+		const finish = async () => {
+			const entries = tally.entries();
+			if (!entries.length) return outputs;
+			try {
+				await publishStatus(await openStore(this), 'freshness', entries);
+			} catch (error) {
+				this.logger.warn(
+					`Freshness Check: the status of ${entries.length} source(s) could not be kept for the metrics (${(error as Error).message})`,
+				);
+			}
+			return outputs;
+		};
+
 		const emit = (i: number, result: FreshnessResult & IDataObject, outputField: string) => {
+			const publishSkipped = statusSource ? track(i, result) : undefined;
+			if (publishSkipped) result = { ...result, publishSkipped };
 			outputs[OUTPUT[result.status]].push({
 				json: { ...items[i].json, [outputField]: result },
 				binary: items[i].binary,
@@ -158,7 +201,7 @@ export class FreshnessCheck implements INodeType {
 						c.outputField,
 					);
 			}
-			return outputs;
+			return await finish();
 		}
 
 		// Batch: one verdict for all items with a readable timestamp, from the oldest or the newest one.
@@ -168,7 +211,7 @@ export class FreshnessCheck implements INodeType {
 			const read = readTimestamp(i, c.parse);
 			if (!invalid(i, read, c) && read.ok) valid.push({ i, ts: read.ms });
 		}
-		if (!valid.length) return outputs;
+		if (!valid.length) return await finish();
 		const basis = valid.reduce((a, b) => ((mode === 'oldest' ? b.ts < a.ts : b.ts > a.ts) ? b : a));
 		const verdict = assess({ ok: true, ms: basis.ts }, where(basis.i), c.nowMs, c.rules);
 		for (const { i, ts } of valid) {
@@ -191,6 +234,6 @@ export class FreshnessCheck implements INodeType {
 			out.sort(
 				(a, b) => (a.pairedItem as { item: number }).item - (b.pairedItem as { item: number }).item,
 			);
-		return outputs;
+		return await finish();
 	}
 }

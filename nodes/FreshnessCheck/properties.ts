@@ -1,5 +1,8 @@
 import type { INodeProperties } from 'n8n-workflow';
 
+import { MAX_SOURCE_NAME } from '../../lib/freshness';
+import { storeProperties } from '../shared/store';
+
 const periodOptions = [
 	{ name: 'Seconds', value: 'second' },
 	{ name: 'Minutes', value: 'minute' },
@@ -137,6 +140,30 @@ export const properties: INodeProperties[] = [
 	},
 	...threshold('warnAfter', 'Warn After', 1, 'Warn'),
 	...threshold('errorAfter', 'Error After', 3, 'Stale'),
+	{
+		displayName: 'Publish Status',
+		name: 'publishStatus',
+		type: 'boolean',
+		default: false,
+		description:
+			"Whether to keep this source's last status in the store, for the AI Usage node's metrics, dashboard and alerts",
+	},
+	{
+		displayName: 'Source Name',
+		name: 'statusSource',
+		type: 'string',
+		required: true,
+		default: '',
+		placeholder: 'orders-index',
+		description: `Names the source on the dashboard and in the source label of the metrics; an expression may name it per item (e.g. the table). Keep names few and stable: a table or an index, not an item ID. Items of one name make one status: the worst of them. An item whose name is empty, not text or longer than ${MAX_SOURCE_NAME} characters is routed as usual but not published; publishSkipped in its result says why.`,
+		displayOptions: { show: { publishStatus: [true] } },
+	},
+	...storeProperties(
+		"the sources' last status",
+		'Use the store of your AI Usage node (Auto, unless you changed it there).',
+		[{ show: { publishStatus: [true] } }],
+		{ autoSince: 1 },
+	),
 	{
 		displayName: 'Options',
 		name: 'options',

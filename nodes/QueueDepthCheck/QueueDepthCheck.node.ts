@@ -30,6 +30,7 @@ import { readManagementQueue } from '../../lib/queueDepth/management';
 import { jobIdIssue } from '../../lib/jobs';
 import { redisConfigFromCredentials, type StateStore } from '../../lib/stores';
 import { n8nRedisConfig } from '../../lib/stores/auto';
+import { publishStatus, type QueueStatusEntry } from '../../lib/metrics/status';
 import { describeValue, readNumber } from '../../lib/values';
 import { itemParameter } from '../shared/parameters';
 import { openStore, storeCredentials } from '../shared/store';
@@ -338,6 +339,7 @@ export class QueueDepthCheck implements INodeType {
 			throw config(0, `"Queue": unknown source ${describeValue(source)}`);
 		}
 
+		const published: Array<{ id: string; value: QueueStatusEntry }> = [];
 		try {
 			for (let i = 0; i < items.length; i++) {
 				const settings = settingsFor(i);
@@ -382,15 +384,36 @@ export class QueueDepthCheck implements INodeType {
 					reminderMs: settings.reminderMs,
 					nowMs: startedAt,
 				});
+				published.push({ id: `${source}:${queue}`, value: queueStatusOf(result) });
 				outputs[OUTPUT[result.output]].push({
 					json: { ...items[i].json, [settings.outputField]: result as unknown as IDataObject },
 					binary: items[i].binary,
 					pairedItem: { item: i },
 				});
 			}
+			// the last reading of each queue, for the AI Usage node's metrics, dashboard and alerts
+			await publishStatus(store, 'queue', published).catch((error: unknown) =>
+				this.logger.warn(
+					`Queue Depth Check: the reading could not be kept for the metrics (${(error as Error).message})`,
+				),
+			);
 		} finally {
 			await cleanup();
 		}
 		return outputs;
 	}
+}
+
+function queueStatusOf(r: CheckResult): QueueStatusEntry {
+	return {
+		source: r.source,
+		queue: r.queue,
+		status: r.status,
+		depth: r.depth,
+		inProgress: r.inProgress,
+		consumers: r.consumers,
+		oldestAgeMs: r.oldestAgeMs,
+		reason: r.reason,
+		checkedAt: r.checkedAt,
+	};
 }

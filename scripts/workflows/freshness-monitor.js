@@ -66,6 +66,9 @@ w.node(
 		warnAfterUnit: 'hour',
 		errorAfter: 6,
 		errorAfterUnit: 'hour',
+		// for the observability sample's metrics, dashboard and state-change alerts
+		publishStatus: true,
+		statusSource: 'search-index',
 	},
 	[3, 0.45],
 );

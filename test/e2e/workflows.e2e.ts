@@ -43,6 +43,11 @@ beforeAll(async () => {
 	const credentials: Record<string, { id: string; name: string }> = {
 		aiServiceApi: { id: ai.id, name: 'AI Service' },
 	};
+	const scrape = await api.createCredential('Metrics scrape', 'httpHeaderAuth', {
+		name: 'Authorization',
+		value: 'Bearer e2e-scrape-token',
+	});
+	credentials.httpHeaderAuth = { id: scrape.id, name: 'Metrics scrape' };
 	if (rabbitmq) {
 		const { id } = await api.createCredential('RabbitMQ', 'rabbitmq', {
 			hostname: RABBITMQ.host,

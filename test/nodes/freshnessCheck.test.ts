@@ -276,6 +276,7 @@ describe('Freshness Check in the editor', () => {
 			warnAfterUnit: 'day',
 			errorAfter: 3,
 			errorAfterUnit: 'day',
+			publishStatus: false,
 			options: {},
 		});
 		const parameters = add({})!;
