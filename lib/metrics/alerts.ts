@@ -4,6 +4,7 @@
  * The last state alerted on is one record in the store, changed by compare-and-set, so watchers
  * that overlap (two schedules, two workers) report each change exactly once between them.
  */
+import { formatAge } from '../freshness';
 import { updateRecord } from '../stores/update';
 import type { StateStore } from '../stores/types';
 import type { States } from './collect';
@@ -109,7 +110,7 @@ function currentStates(states: States, kinds: ReadonlySet<AlertKind>): Current[]
 						? `Queue ${q(name)} is back to normal (depth ${v.depth})`
 						: v.status === 'unknown'
 							? `Queue ${q(name)} could not be read (${v.reason})`
-							: `Queue ${q(name)} is ${v.status}: ${v.reason} (depth ${v.depth ?? '?'}${v.oldestAgeMs !== null ? `, oldest ${Math.round(v.oldestAgeMs / 1000)} s` : ''})`,
+							: `Queue ${q(name)} is ${v.status}: ${v.reason} (depth ${v.depth ?? '?'}${v.oldestAgeMs !== null ? `, oldest ${formatAge(v.oldestAgeMs)}` : ''})`,
 				details: {
 					source: v.source,
 					queue: v.queue,
@@ -130,7 +131,9 @@ function currentStates(states: States, kinds: ReadonlySet<AlertKind>): Current[]
 				describe: () =>
 					v.status === 'fresh'
 						? `Source ${q(v.source)} is fresh again`
-						: `Source ${q(v.source)} is ${v.status}: ${v.reason}${v.ageMs !== null ? ` (age ${Math.round(v.ageMs / 1000)} s)` : ''}`,
+						: v.ageMs !== null
+							? `Source ${q(v.source)} is ${v.status}: last updated ${formatAge(v.ageMs)} ago (${v.reason})`
+							: `Source ${q(v.source)} is ${v.status}: ${v.reason}`,
 				details: {
 					source: v.source,
 					ageMs: v.ageMs,

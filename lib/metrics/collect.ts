@@ -100,9 +100,7 @@ export async function readDashboard(
 	const dayCount = options.days ?? 14;
 	await ledgerFor(store).flush();
 	const today = DateTime.fromMillis(now, { zone }).startOf('day');
-	const days = Array.from({ length: dayCount }, (_, i) =>
-		today.minus({ days: dayCount - 1 - i }),
-	);
+	const days = Array.from({ length: dayCount }, (_, i) => today.minus({ days: dayCount - 1 - i }));
 	const dayIndex = new Map(days.map((d, i) => [d.toISODate()!, i]));
 	const recentQuery = { from: now - DAY, to: now, timeZone: zone, now };
 	const [hourRows, [recent], byModel, byTag, states] = await Promise.all([

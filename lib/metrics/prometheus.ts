@@ -73,7 +73,8 @@ function byPrefix(calls: CallTotals[], prefix: string, label: string): Sample[] 
 	const samples: Sample[] = [];
 	for (const c of calls)
 		for (const [k, v] of Object.entries(c.fields))
-			if (k.startsWith(prefix)) samples.push({ labels: { ...callLabels(c), [label]: k.slice(prefix.length) }, value: v });
+			if (k.startsWith(prefix))
+				samples.push({ labels: { ...callLabels(c), [label]: k.slice(prefix.length) }, value: v });
 	return samples;
 }
 
@@ -84,7 +85,12 @@ const QUEUE_STATES = ['normal', 'warn', 'critical', 'unknown'] as const;
 const FRESHNESS_STATES = ['fresh', 'warn', 'stale'] as const;
 
 /** One sample per state, 1 for the current one (Prometheus's "state set"). */
-function stateSet(labels: Labels, states: readonly string[], current: string, key = 'state'): Sample[] {
+function stateSet(
+	labels: Labels,
+	states: readonly string[],
+	current: string,
+	key = 'state',
+): Sample[] {
 	return states.map((s) => ({ labels: { ...labels, [key]: s }, value: s === current ? 1 : 0 }));
 }
 
@@ -102,7 +108,11 @@ function latencyHistogram(calls: CallTotals[]): Sample[] {
 		let cumulative = 0;
 		LATENCY_BOUNDS_MS.forEach((bound, i) => {
 			cumulative += fields[`lat_${i}`] ?? 0;
-			samples.push({ suffix: '_bucket', labels: { ...labels, le: number(bound / 1000) }, value: cumulative });
+			samples.push({
+				suffix: '_bucket',
+				labels: { ...labels, le: number(bound / 1000) },
+				value: cumulative,
+			});
 		});
 		cumulative += fields[`lat_${LATENCY_BOUNDS_MS.length}`] ?? 0;
 		samples.push({ suffix: '_bucket', labels: { ...labels, le: '+Inf' }, value: cumulative });
@@ -207,17 +217,42 @@ export function prometheusText(s: Snapshot, now = Date.now()): string {
 		},
 		...(
 			[
-				['shared_limit_waits_total', 'waits', 'Attempts that waited for room in a shared limit.', 1],
-				['shared_limit_wait_seconds_total', 'wait_ms', 'Time attempts waited for room in a shared limit.', 1e-3],
-				['shared_limit_refusals_total', 'refusals', 'Attempts a shared limit refused after their Max Wait (no call was made).', 1],
-				['shared_limit_provider_rate_limits_total', 'provider_429', "Rate-limit answers (429) from the provider that paused a shared limit.", 1],
+				[
+					'shared_limit_waits_total',
+					'waits',
+					'Attempts that waited for room in a shared limit.',
+					1,
+				],
+				[
+					'shared_limit_wait_seconds_total',
+					'wait_ms',
+					'Time attempts waited for room in a shared limit.',
+					1e-3,
+				],
+				[
+					'shared_limit_refusals_total',
+					'refusals',
+					'Attempts a shared limit refused after their Max Wait (no call was made).',
+					1,
+				],
+				[
+					'shared_limit_provider_rate_limits_total',
+					'provider_429',
+					'Rate-limit answers (429) from the provider that paused a shared limit.',
+					1,
+				],
 			] as const
-		).map(([name, field, help, scale]): Family => ({
-			name,
-			type: 'counter',
-			help,
-			samples: s.limits.map((l) => ({ labels: { limit: l.limit }, value: (l.fields[field] ?? 0) * scale })),
-		})),
+		).map(
+			([name, field, help, scale]): Family => ({
+				name,
+				type: 'counter',
+				help,
+				samples: s.limits.map((l) => ({
+					labels: { limit: l.limit },
+					value: (l.fields[field] ?? 0) * scale,
+				})),
+			}),
+		),
 		{
 			name: 'breaker_state',
 			type: 'gauge',
@@ -229,13 +264,17 @@ export function prometheusText(s: Snapshot, now = Date.now()): string {
 			name: 'queue_depth',
 			type: 'gauge',
 			help: 'Messages or jobs waiting, at the last Queue Depth Check of each queue.',
-			samples: gauge(s.queues.map((q) => [{ source: q.value.source, queue: q.value.queue }, q.value.depth])),
+			samples: gauge(
+				s.queues.map((q) => [{ source: q.value.source, queue: q.value.queue }, q.value.depth]),
+			),
 		},
 		{
 			name: 'queue_in_progress',
 			type: 'gauge',
 			help: 'Messages or jobs taken but not yet done, at the last Queue Depth Check.',
-			samples: gauge(s.queues.map((q) => [{ source: q.value.source, queue: q.value.queue }, q.value.inProgress])),
+			samples: gauge(
+				s.queues.map((q) => [{ source: q.value.source, queue: q.value.queue }, q.value.inProgress]),
+			),
 		},
 		{
 			name: 'queue_oldest_age_seconds',
@@ -253,14 +292,24 @@ export function prometheusText(s: Snapshot, now = Date.now()): string {
 			type: 'gauge',
 			help: 'Queue status at the last Queue Depth Check: 1 for the current one of normal, warn, critical, unknown.',
 			samples: s.queues.flatMap((q) =>
-				stateSet({ source: q.value.source, queue: q.value.queue }, QUEUE_STATES, q.value.status, 'status'),
+				stateSet(
+					{ source: q.value.source, queue: q.value.queue },
+					QUEUE_STATES,
+					q.value.status,
+					'status',
+				),
 			),
 		},
 		{
 			name: 'queue_last_check_timestamp_seconds',
 			type: 'gauge',
 			help: 'When each queue was last checked (Unix time).',
-			samples: gauge(s.queues.map((q) => [{ source: q.value.source, queue: q.value.queue }, seconds(q.value.checkedAt)])),
+			samples: gauge(
+				s.queues.map((q) => [
+					{ source: q.value.source, queue: q.value.queue },
+					seconds(q.value.checkedAt),
+				]),
+			),
 		},
 		{
 			name: 'freshness_status',
@@ -275,14 +324,19 @@ export function prometheusText(s: Snapshot, now = Date.now()): string {
 			type: 'gauge',
 			help: 'Age of the data at the last Freshness Check (its worst item).',
 			samples: gauge(
-				s.freshness.map((f) => [{ source: f.value.source }, f.value.ageMs === null ? null : f.value.ageMs / 1000]),
+				s.freshness.map((f) => [
+					{ source: f.value.source },
+					f.value.ageMs === null ? null : f.value.ageMs / 1000,
+				]),
 			),
 		},
 		{
 			name: 'freshness_last_check_timestamp_seconds',
 			type: 'gauge',
 			help: 'When each source was last checked (Unix time).',
-			samples: gauge(s.freshness.map((f) => [{ source: f.value.source }, seconds(f.value.checkedAt)])),
+			samples: gauge(
+				s.freshness.map((f) => [{ source: f.value.source }, seconds(f.value.checkedAt)]),
+			),
 		},
 		{
 			name: 'metrics_generated_timestamp_seconds',
@@ -307,20 +361,48 @@ function budgetFamilies(s: Snapshot): Family[] {
 		scope: b.scopeKey || 'all',
 		period: b.period,
 	});
-	const g = (name: string, help: string, value: (b: Snapshot['budgets'][number]) => number | null): Family => ({
+	const g = (
+		name: string,
+		help: string,
+		value: (b: Snapshot['budgets'][number]) => number | null,
+	): Family => ({
 		name,
 		type: 'gauge',
 		help,
 		samples: gauge(s.budgets.map((b) => [labelsOf(b), value(b)])),
 	});
 	return [
-		g('budget_spent_usd', 'Spent (and held for calls in flight) this period, US dollars.', (b) => b.spentUsd + b.reservedUsd),
-		g('budget_limit_usd', 'The budget\'s limit in US dollars (where set).', (b) => b.limitUsd || null),
-		g('budget_remaining_usd', 'What is left this period, US dollars (where a limit is set).', (b) => b.remainingUsd),
-		g('budget_spent_tokens', 'Tokens spent (and held) this period.', (b) => b.spentTokens + b.reservedTokens),
-		g('budget_limit_tokens', 'The budget\'s token limit (where set).', (b) => b.limitTokens || null),
-		g('budget_remaining_tokens', 'Tokens left this period (where a token limit is set).', (b) => b.remainingTokens),
-		g('budget_used_ratio', 'Share of the tighter limit used this period (1 = all of it).', (b) => b.percent / 100),
+		g(
+			'budget_spent_usd',
+			'Spent (and held for calls in flight) this period, US dollars.',
+			(b) => b.spentUsd + b.reservedUsd,
+		),
+		g(
+			'budget_limit_usd',
+			"The budget's limit in US dollars (where set).",
+			(b) => b.limitUsd || null,
+		),
+		g(
+			'budget_remaining_usd',
+			'What is left this period, US dollars (where a limit is set).',
+			(b) => b.remainingUsd,
+		),
+		g(
+			'budget_spent_tokens',
+			'Tokens spent (and held) this period.',
+			(b) => b.spentTokens + b.reservedTokens,
+		),
+		g('budget_limit_tokens', "The budget's token limit (where set).", (b) => b.limitTokens || null),
+		g(
+			'budget_remaining_tokens',
+			'Tokens left this period (where a token limit is set).',
+			(b) => b.remainingTokens,
+		),
+		g(
+			'budget_used_ratio',
+			'Share of the tighter limit used this period (1 = all of it).',
+			(b) => b.percent / 100,
+		),
 		{
 			name: 'budget_status',
 			type: 'gauge',

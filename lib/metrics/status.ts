@@ -48,7 +48,9 @@ export async function publishStatus<T>(
 			for (const { id, value } of entries) next[id] = { value, at: now };
 			const ids = Object.keys(next);
 			if (ids.length > MAX_ENTRIES)
-				for (const id of ids.sort((a, b) => next[a].at - next[b].at).slice(0, ids.length - MAX_ENTRIES))
+				for (const id of ids
+					.sort((a, b) => next[a].at - next[b].at)
+					.slice(0, ids.length - MAX_ENTRIES))
 					delete next[id];
 			return { value: next, ttlMs: KEEP_MS };
 		},
@@ -122,7 +124,6 @@ export interface QueueStatusEntry {
 	reason: string;
 	checkedAt: string;
 }
-
 
 /** A source's last Freshness Check (with Publish Status on): the worst item of that execution. */
 export interface FreshnessStatusEntry {

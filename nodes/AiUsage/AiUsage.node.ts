@@ -14,7 +14,10 @@ import { ledgerFor, reportWindow, usageReport, type GroupBy } from '../../lib/ai
 import { ALERT_KINDS, stateChanges, type AlertKind } from '../../lib/metrics/alerts';
 import { readDashboard, readSnapshot, readStates } from '../../lib/metrics/collect';
 import { renderDashboard } from '../../lib/metrics/dashboard';
-import { CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, prometheusText } from '../../lib/metrics/prometheus';
+import {
+	CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE,
+	prometheusText,
+} from '../../lib/metrics/prometheus';
 import { StoreError } from '../../lib/stores/common';
 import { describeValue, readNumber, text } from '../../lib/values';
 import { budgetScopeKey, budgetSpec, type BudgetValues } from '../shared/budget';

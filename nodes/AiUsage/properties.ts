@@ -194,7 +194,8 @@ export const properties: INodeProperties[] = [
 			{
 				name: 'Budgets',
 				value: 'budget',
-				description: 'Passing the warn threshold, running out, and room again (budgets AI Calls use)',
+				description:
+					'Passing the warn threshold, running out, and room again (budgets AI Calls use)',
 			},
 			{
 				name: 'Circuit Breakers',
@@ -209,7 +210,8 @@ export const properties: INodeProperties[] = [
 			{
 				name: 'Data Freshness',
 				value: 'freshness',
-				description: 'Warn or stale at the last Freshness Check with Publish Status on, and fresh again',
+				description:
+					'Warn or stale at the last Freshness Check with Publish Status on, and fresh again',
 			},
 		],
 		default: ['budget', 'breaker', 'queue', 'freshness'],

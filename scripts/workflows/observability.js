@@ -45,9 +45,12 @@ w.node(
 	{ ...metricsHook.extra, credentials: SCRAPE_CREDENTIAL },
 );
 w.node('Metrics', T.aiUsage, { operation: 'metrics' }, [1, 0]);
-w.node('Respond metrics', T.respond, text('={{ $json.metrics }}', '={{ $json.contentType }}'), [
-	2, 0,
-]);
+w.node(
+	'Respond metrics',
+	T.respond,
+	text('={{ $json.metrics }}', '={{ $json.contentType }}'),
+	[2, 0],
+);
 
 const pageHook = webhook('GET', 'ai/dashboard');
 w.node('GET /ai/dashboard', T.webhook, pageHook.params, [0, 1], pageHook.extra);

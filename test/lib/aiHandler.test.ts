@@ -140,6 +140,8 @@ describe('AI handler: a call through its policies', () => {
 			latencyMs: 250,
 			attempts: 2,
 			retries: 1,
+			// by failure class, for the retries_total{class} metric
+			retryClasses: { overloaded: 1 },
 			timeouts: 0,
 			fallbackUsed: false,
 			at: c.now(),

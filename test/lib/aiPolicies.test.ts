@@ -114,7 +114,7 @@ describe('cache policies (lib/ai/cache.ts)', () => {
 	it('writes a success to the cache and the last good answers; the next call is answered from the cache', async () => {
 		const { c, store, namespace, cache, lastGood } = setup({ key: 'doc-1' });
 		const call = callOf();
-		expect(await cache.answer!(call)).toBeUndefined();
+		expect(await cache.answer!(call)).toBeNull() // looked, missed: counted as a cache miss;
 		await cache.done!(call, resultOf('success', c.now()), answer);
 		await lastGood.done!(call, resultOf('success', c.now()), answer);
 		expect(await store.get(namespace, 'doc-1')).toEqual({ ...answer, storedAt: c.now() });
@@ -134,7 +134,7 @@ describe('cache policies (lib/ai/cache.ts)', () => {
 		for (const p of [cache, lastGood])
 			await p.done!(callOf(), resultOf('success', c.now()), answer);
 		c.advance(60_001);
-		expect(await cache.answer!(callOf())).toBeUndefined();
+		expect(await cache.answer!(callOf())).toBeNull();
 		expect(await readCached(store, { namespace, key: 'k' })).toEqual({
 			value: { ...answer, storedAt: c.now() - 60_001 },
 			stale: true,
@@ -194,7 +194,7 @@ describe('cache policies (lib/ai/cache.ts)', () => {
 		const { store, namespace, cache } = setup({ key: 'k' });
 		for (const garbage of ['text', 42, ['a'], null]) {
 			await store.set(namespace, 'k', garbage, 60_000);
-			expect(await cache.answer!(callOf())).toBeUndefined();
+			expect(await cache.answer!(callOf())).toBeNull();
 		}
 		await store.set(lastGoodNamespace(namespace), 'k', { text: 'old' }, 60_000);
 		expect(await readCached(store, { namespace, key: 'k' })).toMatchObject({

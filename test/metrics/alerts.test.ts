@@ -73,12 +73,19 @@ describe('Watch State Changes', () => {
 		await stateChanges(store, states({ budgets: [budget('within', 50)] }), ALL, T0);
 		const warn = await stateChanges(store, states({ budgets: [budget('warn', 82)] }), ALL, T0);
 		expect(warn).toHaveLength(1);
-		expect(warn[0]).toMatchObject({ kind: 'budget', state: 'warn', previousState: 'within', severity: 'warning' });
+		expect(warn[0]).toMatchObject({
+			kind: 'budget',
+			state: 'warn',
+			previousState: 'within',
+			severity: 'warning',
+		});
 		expect(warn[0].message).toBe(
 			'Budget "daily (customer-42)" passed its warn threshold: 82.0 % of 1 USD this day',
 		);
 		// still warn, a little more spent: no new alert
-		expect(await stateChanges(store, states({ budgets: [budget('warn', 90)] }), ALL, T0)).toEqual([]);
+		expect(await stateChanges(store, states({ budgets: [budget('warn', 90)] }), ALL, T0)).toEqual(
+			[],
+		);
 		const out = await stateChanges(store, states({ budgets: [budget('exceeded', 100)] }), ALL, T0);
 		expect(out.map((c) => c.severity)).toEqual(['critical']);
 		const back = await stateChanges(store, states({ budgets: [budget('within', 0)] }), ALL, T0);
@@ -109,8 +116,14 @@ describe('Watch State Changes', () => {
 		);
 		const reported = watches.flat();
 		expect(reported).toHaveLength(1);
-		expect(reported[0]).toMatchObject({ kind: 'queue', state: 'critical', previousState: 'normal' });
-		expect(reported[0].message).toBe('Queue "rabbitmq ai-jobs" is critical: depth_critical (depth 1500)');
+		expect(reported[0]).toMatchObject({
+			kind: 'queue',
+			state: 'critical',
+			previousState: 'normal',
+		});
+		expect(reported[0].message).toBe(
+			'Queue "rabbitmq ai-jobs" is critical: depth_critical (depth 1500)',
+		);
 	});
 
 	it('leaves the kinds a watch does not look at as they were', async () => {

@@ -6,9 +6,7 @@
  * stops only on a refusal while nothing was held anywhere, so its call truly did not fit.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import * as ts from 'typescript';
+import { join } from 'node:path';
 
 import { BudgetBook, type BudgetSpec } from '../../lib/ai/budget';
 import { createStore, type StoreConfig } from '../../lib/stores';
@@ -37,24 +35,6 @@ type Message = { type: 'ready' } | Done | { type: 'error'; message: string };
 
 const waitFor = <T extends Message['type']>(child: ChildProcess, type: T) =>
 	waitForMessage<Message, T>(child, type);
-
-/** The budget's code next to the transpiled stores, so workers race the sources under test. */
-function transpileBudget(sources: Sources): void {
-	const root = join(__dirname, '..', '..');
-	for (const file of ['lib/ai/budget.ts', 'lib/ai/failure.ts']) {
-		const { outputText } = ts.transpileModule(readFileSync(join(root, file), 'utf8'), {
-			fileName: file,
-			compilerOptions: {
-				module: ts.ModuleKind.CommonJS,
-				target: ts.ScriptTarget.ES2022,
-				esModuleInterop: true,
-			},
-		});
-		const out = join(sources.dir, file.replace(/\.ts$/, '.js'));
-		mkdirSync(dirname(out), { recursive: true });
-		writeFileSync(out, outputText);
-	}
-}
 
 const runId = `${process.pid}_${Date.now().toString(36)}`;
 
@@ -89,8 +69,12 @@ describe.each(raceBackends)('$name: one budget, many workers', (backend: RaceBac
 			const children: ChildProcess[] = [];
 			let sources: Sources;
 			beforeAll(() => {
-				sources = transpileStores();
-				transpileBudget(sources);
+				// the budget's code next to the stores, so workers race the sources under test
+				sources = transpileStores([
+					'lib/ai/budget.ts',
+					'lib/ai/failure.ts',
+					'lib/metrics/status.ts',
+				]);
 			});
 			afterAll(async () => {
 				for (const child of children) if (child.exitCode === null) child.kill();

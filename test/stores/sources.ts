@@ -1,5 +1,6 @@
 /**
- * The store sources for worker processes: lib/hash.ts and lib/stores/*.ts transpiled once into a
+ * The store sources for worker processes: lib/hash.ts, lib/stores/*.ts and the `extra` files a
+ * test's workers need (repository paths) transpiled once into a
  * temporary folder, so the cross-process tests race the code under test rather than whatever dist/
  * last built, and no worker pays for loading TypeScript. Workers find ioredis and pg through
  * NODE_PATH (workerEnv).
@@ -18,10 +19,11 @@ export interface Sources {
 	cleanup(): void;
 }
 
-export function transpileStores(): Sources {
+export function transpileStores(extra: string[] = []): Sources {
 	const dir = mkdtempSync(join(tmpdir(), 'aip-store-sources-'));
 	const files = [
 		'lib/hash.ts',
+		...extra,
 		...readdirSync(join(root, 'lib/stores'))
 			.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
 			.map((f) => `lib/stores/${f}`),

@@ -61,12 +61,13 @@ const ourNodeNames = pkg.n8n.nodes.map((path) =>
 		.replace(/^./, (c) => c.toLowerCase()),
 );
 
-it('has the seven samples the README describes', () => {
+it('has the eight samples the README describes', () => {
 	expect(files.sort()).toEqual([
 		'async-queue-rabbitmq.json',
 		'async-queue.json',
 		'fallback-drill.json',
 		'freshness-monitor.json',
+		'observability.json',
 		'queue-monitor.json',
 		'sync-request-response.json',
 		'webhook-pipeline.json',
