@@ -479,8 +479,9 @@ export async function usageReport(store: StateStore, q: ReportQuery): Promise<Re
 			costUsd: n('cost_nusd') / NANO,
 			unpricedCalls: n('unpriced'),
 			failuresByClass,
+			// of the items that asked the cache; none asked: null
 			cacheHitRate:
-				n('calls') - n('simulated') > 0 ? n('cached') / (n('calls') - n('simulated')) : null,
+				n('cached') + n('cache_miss') > 0 ? n('cached') / (n('cached') + n('cache_miss')) : null,
 			latencyP50Ms: percentile(histogram, 0.5),
 			latencyP95Ms: percentile(histogram, 0.95),
 		};

@@ -49,8 +49,8 @@ const compact = (n: unknown) =>
 export function usd(value: unknown): string {
 	const n = amount(value);
 	if (n === 0) return '$0.00';
-	// Below a cent, 4 significant digits: AI calls often cost fractions of one.
-	if (n < 0.01) return `$${n.toFixed(Math.min(20, 3 - Math.floor(Math.log10(n))))}`;
+	// Below a cent, 3 significant digits: AI calls often cost fractions of one.
+	if (n < 0.01) return `$${n.toFixed(Math.min(20, 2 - Math.floor(Math.log10(n))))}`;
 	return `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 }
 
@@ -317,8 +317,11 @@ export function renderDashboard(data: DashboardData): string {
 	const tiles = [
 		tile('Calls', int(calls), `${int(r.succeeded)} succeeded`),
 		tile('Cost', usd(r.costUsd), calls ? `${usd(amount(r.costUsd) / calls)} per call` : ''),
-		tile('Tokens in', compact(r.inputTokens), `${int(r.inputTokens)}`),
-		tile('Tokens out', compact(r.outputTokens), `${int(r.outputTokens)}`),
+		tile(
+			'Tokens',
+			compact(amount(r.inputTokens) + amount(r.outputTokens)),
+			`${int(r.inputTokens)} in · ${int(r.outputTokens)} out`,
+		),
 		tile(
 			'Failed',
 			pct(failedRate),
@@ -328,8 +331,7 @@ export function renderDashboard(data: DashboardData): string {
 		tile('Retries', int(r.retries)),
 		tile('Fallbacks', int(r.fallbacks)),
 		tile('Cache hit rate', pct(r.cacheHitRate)),
-		tile('Latency p50', duration(r.latencyP50Ms)),
-		tile('Latency p95', duration(r.latencyP95Ms)),
+		tile('Latency p95', duration(r.latencyP95Ms), `p50 ${duration(r.latencyP50Ms)}`),
 	].join('');
 
 	const perOutcome = list(d.costPerOutcome);
@@ -463,9 +465,9 @@ h1{font-size:22px;margin:0 0 2px}h2{font-size:15px;margin:0 0 12px}
 .grid{display:grid;gap:16px;grid-template-columns:repeat(auto-fit,minmax(min(340px,100%),1fr));margin-top:16px}
 .panel{overflow-wrap:anywhere;background:var(--card);border:1px solid var(--line);border-radius:10px;padding:16px;min-width:0;overflow-x:auto}
 .full{grid-column:1/-1}@media (min-width:800px){.span2{grid-column:span 2}}
-.tiles{display:grid;gap:10px;grid-template-columns:repeat(auto-fill,minmax(104px,1fr))}
+.tiles{display:grid;gap:10px;grid-template-columns:repeat(auto-fit,minmax(124px,1fr))}
 .tile{border:1px solid var(--line);border-radius:8px;padding:10px 12px}.tile.alert{border-color:var(--bad);background:var(--bad-bg)}
-.tile .k{color:var(--muted);font-size:12px}.tile .v{font-size:20px;white-space:nowrap;font-weight:600;font-variant-numeric:tabular-nums}.tile .s{color:var(--muted);font-size:12px;min-height:1em}
+.tile .k{color:var(--muted);font-size:12px}.tile .v{font-size:18px;overflow-wrap:anywhere;font-weight:600;font-variant-numeric:tabular-nums}.tile .s{color:var(--muted);font-size:12px;min-height:1em}
 svg{width:100%;height:auto;display:block}svg .grid{stroke:var(--line)}svg .axis{fill:var(--muted);font-size:11px}
 .legend{list-style:none;padding:0;margin:10px 0 0;display:flex;flex-wrap:wrap;gap:6px 16px;font-size:13px}
 .swatch{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:6px;vertical-align:-1px}

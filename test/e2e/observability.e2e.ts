@@ -269,51 +269,6 @@ describe('observability sample: metrics, dashboard and alerts from a real run', 
 		}
 	}, 120_000);
 
-	it('GET /webhook/ai/dashboard renders the run in Chromium, offline and without console errors', async () => {
-		const res = await call('GET', 'ai/dashboard');
-		expect(res.status).toBe(200);
-		expect(res.headers.get('content-type')).toMatch(/^text\/html/);
-		const browser = await launchEditorBrowser({ viewport: { width: 1280, height: 900 } });
-		try {
-			const { page } = browser;
-			const url = `${n8n.url}/webhook/ai/dashboard`;
-			const problems: string[] = [];
-			const others: string[] = [];
-			page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
-			page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-			// offline: anything but the page itself (and the browser's own favicon try) is refused
-			await page.route('**/*', (route) => {
-				const req = route.request().url();
-				if (req === url) return route.continue();
-				if (!req.endsWith('/favicon.ico')) others.push(req);
-				return route.abort();
-			});
-			await page.goto(url);
-			expect({ problems, others }).toEqual({ problems: [], others: [] });
-			for (const id of [
-				'summary',
-				'tiles',
-				'cost-by-day',
-				'calls-by-outcome',
-				'latency',
-				'cost-per-outcome',
-				'budgets',
-				'breakers',
-				'freshness',
-			])
-				expect(await page.locator(`#${id}`).count()).toBe(1);
-			// the run's data is drawn: bars in the cost chart, the budget and the open breaker listed
-			expect(await page.locator('#cost-by-day svg rect').count()).toBeGreaterThan(0);
-			await expect(page.locator('#budgets').innerText()).resolves.toContain('sync-answers-daily');
-			await expect(page.locator('#breakers').innerText()).resolves.toMatch(/open/i);
-			const png = join(userFolder, 'dashboard.png');
-			await page.screenshot({ path: png, fullPage: true });
-			if (process.env.UPDATE_SCREENSHOTS === '1') copyFileSync(png, SCREENSHOT);
-		} finally {
-			await browser.close();
-		}
-	}, 120_000);
-
 	it('alerts once per change of state: breaker open and closed, a source stale and fresh again', async () => {
 		const alerts = () => sim.inbox('state-alerts').map((e) => e.body as any);
 		// the breaker the storm opened: one critical alert, not one per watch
@@ -347,5 +302,51 @@ describe('observability sample: metrics, dashboard and alerts from a real run', 
 			'freshness → fresh (resolved)',
 			'freshness → stale (critical)',
 		]);
+	}, 120_000);
+
+	it('GET /webhook/ai/dashboard renders the run in Chromium, offline and without console errors', async () => {
+		const res = await call('GET', 'ai/dashboard');
+		expect(res.status).toBe(200);
+		expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+		const browser = await launchEditorBrowser({ viewport: { width: 1280, height: 900 } });
+		try {
+			const { page } = browser;
+			const url = `${n8n.url}/webhook/ai/dashboard`;
+			const problems: string[] = [];
+			const others: string[] = [];
+			page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+			page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+			// offline: anything but the page itself (and the browser's own favicon try) is refused
+			await page.route('**/*', (route) => {
+				const req = route.request().url();
+				if (req === url) return route.continue();
+				if (!req.endsWith('/favicon.ico')) others.push(req);
+				return route.abort();
+			});
+			await page.goto(url);
+			expect({ problems, others }).toEqual({ problems: [], others: [] });
+			for (const id of [
+				'summary',
+				'tiles',
+				'cost-by-day',
+				'calls-by-outcome',
+				'latency',
+				'cost-per-outcome',
+				'budgets',
+				'breakers',
+				'freshness',
+			])
+				expect(await page.locator(`#${id}`).count()).toBe(1);
+			// the run's data is drawn: bars in the cost chart, the budget, the breaker (closed again) and the source listed
+			expect(await page.locator('#cost-by-day svg rect').count()).toBeGreaterThan(0);
+			await expect(page.locator('#budgets').innerText()).resolves.toContain('sync-answers-daily');
+			await expect(page.locator('#breakers').innerText()).resolves.toMatch(/closed/);
+			await expect(page.locator('#freshness').innerText()).resolves.toContain('search-index');
+			const png = join(userFolder, 'dashboard.png');
+			await page.screenshot({ path: png, fullPage: true });
+			if (process.env.UPDATE_SCREENSHOTS === '1') copyFileSync(png, SCREENSHOT);
+		} finally {
+			await browser.close();
+		}
 	}, 120_000);
 });

@@ -187,7 +187,7 @@ describe('renderDashboard', () => {
 		expect(html).not.toContain(HOSTILE);
 		expect(html).not.toContain('<img');
 		expect(html.split(HOSTILE_ESCAPED).length - 1).toBeGreaterThanOrEqual(10);
-		expect(html).toContain(`&lt;img src=x onerror=alert(1)&gt; 2026-11-19: $0.002000</title>`);
+		expect(html).toContain(`&lt;img src=x onerror=alert(1)&gt; 2026-11-19: $0.00200</title>`);
 		expect(html).toContain(`Failed: &quot;${HOSTILE_ESCAPED}`);
 		expect(renderDashboard({ ...sample(), store: `"'&` })).toContain('&quot;&#39;&amp;');
 	});
@@ -199,13 +199,13 @@ describe('renderDashboard', () => {
 		for (const text of [
 			'1,240',
 			'$2.35',
-			'1.2M',
-			'345,678',
+			'1.6M',
+			'1,234,567 in · 345,678 out',
 			'4.0 %',
 			'64',
 			'12',
 			'6.8 %',
-			'840 ms',
+			'p50 840 ms',
 			'3.12 s',
 		]) {
 			expect(tiles).toContain(`>${text}<`);
@@ -316,8 +316,8 @@ describe('renderDashboard', () => {
 describe('formatting', () => {
 	it('formats money, durations and ages', () => {
 		expect(usd(0)).toBe('$0.00');
-		expect(usd(0.0012346)).toBe('$0.001235');
-		expect(usd(0.00004)).toBe('$0.00004000');
+		expect(usd(0.0012346)).toBe('$0.00123');
+		expect(usd(0.00004)).toBe('$0.0000400');
 		expect(usd(1234.5)).toBe('$1,234.50');
 		expect(duration(45)).toBe('45 ms');
 		expect(duration(1500)).toBe('1.50 s');

@@ -61,8 +61,9 @@ describe('usage ledger', () => {
 	it('reports calls, tokens, exact cost, failures by class, retries, cache hits and cost per outcome per tag', async () => {
 		const store = new MemoryStore({ now: () => T0 });
 		const events = [
-			event({ cost: cost(0.001234567) }),
-			event({ cost: cost(0.002), retries: 2, attempts: 3, latencyMs: 900 }),
+			event({ cost: cost(0.001234567), cache: 'miss' }),
+			event({ cost: cost(0.002), retries: 2, attempts: 3, latencyMs: 900, cache: 'miss' }),
+			// an item that did not ask the cache is not in the hit rate
 			event({
 				outcome: 'failed',
 				failureClass: 'timeout',
@@ -104,7 +105,7 @@ describe('usage ledger', () => {
 			inputTokens: 300,
 			outputTokens: 150,
 			failuresByClass: { timeout: 1 },
-			cacheHitRate: 0.25,
+			cacheHitRate: 1 / 3,
 			outcomes: { doc: 3 },
 			granularity: 'minute',
 		});
