@@ -84,6 +84,9 @@ async function untilReady(page, ready, timeoutMs = 120_000) {
 		if (await ready.isVisible().catch(() => false)) return;
 		await page.waitForTimeout(150);
 	}
+	// what the page showed instead, for the person reading the failure
+	if (process.env.EDITOR_FAILURE_SHOT)
+		await page.screenshot({ path: process.env.EDITOR_FAILURE_SHOT }).catch(() => undefined);
 	await ready.waitFor({ timeout: 1 });
 }
 

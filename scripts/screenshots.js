@@ -2,7 +2,7 @@
 // the README, taken in the real n8n editor (headless Chromium, the browser suite's code) with the
 // package installed from its npm tarball. Writes docs/<sample>.png and docs/ai-call-panel.png,
 // each at most 200 KB, and prints the rendered sizes the layout model (scripts/workflows/layout.js)
-// relies on.
+// relies on. `npm run screenshots -- observability queue-monitor`: only those samples' canvases.
 'use strict';
 const { mkdirSync, mkdtempSync, readdirSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
@@ -70,7 +70,10 @@ async function main() {
 		browser = await editor.launchEditorBrowser();
 		const { page } = browser;
 		await editor.signIn(page, n8n.url);
-		const files = readdirSync(join(REPO_ROOT, 'workflows')).filter((f) => f.endsWith('.json'));
+		const only = process.argv.slice(2);
+		const files = readdirSync(join(REPO_ROOT, 'workflows')).filter(
+			(f) => f.endsWith('.json') && (!only.length || only.includes(f.replace(/\.json$/, ''))),
+		);
 		for (const file of files.sort()) {
 			const sample = samples.find((s) => s.file === file);
 			if (!sample?.id) throw new Error(`${file} did not import: ${sample?.error}`);

@@ -21,18 +21,19 @@ What every AI Call recorded in the usage ledger, and the state the checks publis
 w.note(
 	'Adopt',
 	`### To adopt
-1. In **GET /ai/metrics** pick a **Header Auth** credential (Name \`Authorization\`, Value \`Bearer <token>\`) and scrape it:
+1. In **GET /ai/metrics** pick a **Header Auth** credential (Name \`Authorization\`, Value \`Bearer <token>\`) and scrape it with Prometheus (below).
+2. Cost per outcome in PromQL: \`sum by (tag) (increase(ai_patterns_cost_usd_total[1d]))\` over \`increase(ai_patterns_outcomes_total[1d])\`.
+3. The **AI Usage** nodes read the store your AI Calls use (Auto unless you changed it there).
+4. Point **Send alert** at your alert webhook (Slack, Teams, PagerDuty). If the queue monitor sample alerts on your queues, untick **Queues** in **What changed?**.
+5. Protect **GET /ai/dashboard** too (Header Auth, or serve it on an internal n8n only).
+
 \`\`\`
 - job_name: n8n-ai
   metrics_path: /webhook/ai/metrics
   authorization: { credentials: <token> }
   static_configs: [{ targets: ['n8n:5678'] }]
-\`\`\`
-2. Cost per outcome in PromQL: \`sum by (tag) (increase(ai_patterns_cost_usd_total[1d]))\` over \`increase(ai_patterns_outcomes_total[1d])\`.
-3. The **AI Usage** nodes read the store your AI Calls use (Auto unless you changed it there).
-4. Point **Send alert** at your alert webhook (Slack, Teams, PagerDuty). If the queue monitor sample alerts on your queues, untick **Queues** in **Watch State Changes**.
-5. Protect **GET /ai/dashboard** too (Header Auth, or serve it on an internal n8n only).`,
-	[3.7, -0.75],
+\`\`\``,
+	[3.8, -0.75],
 	560,
 );
 
@@ -63,7 +64,7 @@ w.node(
 	{ rule: { interval: [{ field: 'minutes', minutesInterval: 1 }] } },
 	[0, 2],
 );
-w.node('Watch State Changes', T.aiUsage, { operation: 'stateChanges' }, [1, 2]);
+w.node('What changed?', T.aiUsage, { operation: 'stateChanges' }, [1, 2]);
 w.node(
 	'Send alert',
 	T.httpRequest,
@@ -82,8 +83,8 @@ w.connect('GET /ai/metrics', 'Metrics');
 w.connect('Metrics', 'Respond metrics');
 w.connect('GET /ai/dashboard', 'Dashboard');
 w.connect('Dashboard', 'Respond page');
-w.connect('Every minute', 'Watch State Changes');
-w.connect('Watch State Changes', 'Send alert');
+w.connect('Every minute', 'What changed?');
+w.connect('What changed?', 'Send alert');
 
 /** Respond to Webhook with a text body and its Content-Type. */
 function text(body, contentType) {

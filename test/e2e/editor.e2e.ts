@@ -55,6 +55,9 @@ const AI_USAGE_OUTPUTS: Array<[string, string[]]> = [
 	['Record Outcome', ['Recorded', 'Invalid']],
 	['Report', ['Report']],
 	['Check Budget', ['Within', 'Warn', 'Exceeded', 'Invalid']],
+	['Prometheus Metrics', ['Metrics']],
+	['Dashboard Page', ['Page']],
+	['Watch State Changes', ['Changes']],
 ];
 const BY_OPERATION = [
 	{
