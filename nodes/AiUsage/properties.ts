@@ -31,7 +31,7 @@ export const properties: INodeProperties[] = [
 				value: 'metrics',
 				description:
 					'Calls, tokens, cost, failures, retries, latency, budgets, breakers, queues and freshness in the Prometheus text format, for a Respond to Webhook node',
-				action: 'Expose metrics for Prometheus',
+				action: 'Expose metrics for scraping',
 			},
 			{
 				name: 'Record Outcome',

@@ -6,7 +6,7 @@
  * in Chromium, and the state-change watch alerts once per change.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -184,7 +184,7 @@ describe('observability sample: metrics, dashboard and alerts from a real run', 
 	});
 
 	it('a real Prometheus scrapes it with the bearer token and answers PromQL', async () => {
-		if (!require('node:fs').existsSync(PROMETHEUS))
+		if (!existsSync(PROMETHEUS))
 			throw new Error(`no ${PROMETHEUS}: apt-get install -y prometheus`);
 		const dir = mkdtempSync(join(tmpdir(), 'prometheus-e2e-'));
 		const port = await freePort();
