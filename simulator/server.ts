@@ -39,6 +39,9 @@ import {
 	modelList,
 	openAiChatRequest,
 	openAiCompletion,
+	openAiResponse,
+	openAiResponsesRequest,
+	responsesAsChat,
 	type Completion,
 } from './wire';
 
@@ -246,7 +249,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		const route = `${req.method} ${path}`;
 
 		if (path.startsWith('/_sim/')) return control(route, req, res);
-		if (!['GET /v1/models', 'POST /v1/chat/completions', 'POST /v1/messages'].includes(route)) {
+		if (
+			![
+				'GET /v1/models',
+				'POST /v1/chat/completions',
+				'POST /v1/responses',
+				'POST /v1/messages',
+			].includes(route)
+		) {
 			return sendJson(res, 404, errorBody(providerOf(req, path), 404, `Unknown route ${route}`));
 		}
 
@@ -319,6 +329,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 			} catch {
 				return fail(400, 'We could not parse the JSON body of your request.');
 			}
+		}
+		// the Responses API is answered as the chat completion it asks for, in its own format
+		const responses = route === 'POST /v1/responses';
+		if (responses) {
+			const r = openAiResponsesRequest.safeParse(body);
+			if (!r.success) return fail(400, describeIssue(r.error));
+			body = responsesAsChat(r.data);
 		}
 
 		const requested = (body as { model?: unknown }).model;
@@ -457,10 +474,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		};
 		counters.tokens.input += completion.inputTokens;
 		counters.tokens.output += completion.outputTokens;
+		const created = Math.floor(Date.now() / 1000);
 		const answer =
 			provider === 'anthropic'
 				? anthropicMessage(completion)
-				: openAiCompletion(completion, Math.floor(Date.now() / 1000));
+				: responses
+					? openAiResponse(completion, created)
+					: openAiCompletion(completion, created);
 
 		if (decision.kind === 'hostile') {
 			outcome = `hostile_${decision.hostile}`;

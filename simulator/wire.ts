@@ -39,6 +39,87 @@ export const openAiChatRequest = z.looseObject({
 		.optional(),
 });
 
+/**
+ * OpenAI's Responses API (`POST /v1/responses`, what n8n's own OpenAI nodes send by default):
+ * `instructions` and `input` (a string, or messages whose content is text or input_text parts;
+ * tool items such as function_call_output pass through as text), `max_output_tokens`,
+ * `text.format` for JSON.
+ */
+export const openAiResponsesRequest = z.looseObject({
+	model: z.string().min(1),
+	instructions: z.string().nullable().optional(),
+	input: z.union([
+		z.string().min(1),
+		z
+			.array(
+				z.looseObject({
+					type: z.string().optional(),
+					role: z.enum(['system', 'developer', 'user', 'assistant']).optional(),
+					content: content.optional(),
+					output: z.unknown().optional(),
+				}),
+			)
+			.min(1),
+	]),
+	max_output_tokens: z.number().int().positive().nullable().optional(),
+	temperature: z.number().min(0).max(2).nullable().optional(),
+	stream: z.boolean().nullable().optional(),
+	text: z
+		.looseObject({
+			format: z
+				.discriminatedUnion('type', [
+					z.looseObject({ type: z.literal('text') }),
+					z.looseObject({ type: z.literal('json_object') }),
+					z.looseObject({
+						type: z.literal('json_schema'),
+						name: z.string(),
+						schema: z.record(z.string(), z.unknown()).optional(),
+					}),
+				])
+				.optional(),
+		})
+		.nullable()
+		.optional(),
+});
+
+/**
+ * A Responses request as the chat completion it asks for, so one path answers both: instructions
+ * become the system message, input items the messages (a tool's output as a tool message).
+ */
+export function responsesAsChat(
+	r: z.infer<typeof openAiResponsesRequest>,
+): Record<string, unknown> {
+	const messages: Array<{ role: string; content: unknown }> = [];
+	if (r.instructions) messages.push({ role: 'system', content: r.instructions });
+	if (typeof r.input === 'string') messages.push({ role: 'user', content: r.input });
+	else
+		for (const item of r.input) {
+			if (item.type === 'function_call_output')
+				messages.push({
+					role: 'tool',
+					content: typeof item.output === 'string' ? item.output : JSON.stringify(item.output),
+				});
+			else if (item.role && (item.type === undefined || item.type === 'message'))
+				messages.push({ role: item.role, content: item.content ?? '' });
+		}
+	const format = r.text?.format;
+	return {
+		model: r.model,
+		messages,
+		...(r.max_output_tokens ? { max_tokens: r.max_output_tokens } : {}),
+		...(r.stream ? { stream: true } : {}),
+		...(format?.type === 'json_object' ? { response_format: { type: 'json_object' } } : {}),
+		...(format?.type === 'json_schema'
+			? {
+					response_format: {
+						type: 'json_schema',
+						json_schema: { name: format.name, schema: format.schema },
+					},
+				}
+			: {}),
+	};
+}
+
 export const anthropicMessagesRequest = z.looseObject({
 	model: z.string().min(1),
 	max_tokens: z.number().int().positive(),
@@ -197,6 +278,42 @@ export function openAiCompletion(c: Completion, created: number): unknown {
 			total_tokens: c.inputTokens + c.outputTokens,
 		},
 		system_fingerprint: 'fp_ai_sim',
+	};
+}
+
+/** The Responses API's answer: one assistant message of output_text (or a refusal). */
+export function openAiResponse(c: Completion, created: number): unknown {
+	const incomplete =
+		c.finish === 'length'
+			? 'max_output_tokens'
+			: c.finish === 'content_filter'
+				? 'content_filter'
+				: null;
+	const content =
+		c.finish === 'content_filter'
+			? [{ type: 'refusal', refusal: 'The answer was withheld by the content filter.' }]
+			: [{ type: 'output_text', text: c.text ?? '', annotations: [], logprobs: [] }];
+	return {
+		id: `resp_${c.id}`,
+		object: 'response',
+		created_at: created,
+		status: incomplete ? 'incomplete' : 'completed',
+		error: null,
+		incomplete_details: incomplete ? { reason: incomplete } : null,
+		model: c.model,
+		output: c.empty
+			? []
+			: [{ type: 'message', id: `msg_${c.id}`, status: 'completed', role: 'assistant', content }],
+		parallel_tool_calls: true,
+		tool_choice: 'auto',
+		tools: [],
+		usage: {
+			input_tokens: c.inputTokens,
+			input_tokens_details: { cached_tokens: 0 },
+			output_tokens: c.outputTokens,
+			output_tokens_details: { reasoning_tokens: 0 },
+			total_tokens: c.inputTokens + c.outputTokens,
+		},
 	};
 }
 

@@ -272,6 +272,70 @@ describe('OpenAI wire format through the official openai client', () => {
 	});
 });
 
+describe("OpenAI's Responses API through the official openai client (what n8n's OpenAI nodes send)", () => {
+	it('answers instructions and input with one output_text message, usage and status', async () => {
+		const res = await openai().responses.create({
+			model: 'sim-standard',
+			instructions: 'You are a classifier.',
+			input: 'Please pay the attached invoice',
+		});
+		expect(res.output_text).toBe(
+			'Category: invoice. Sentiment: neutral. Summary: Please pay the attached invoice',
+		);
+		expect(res).toMatchObject({ object: 'response', status: 'completed', model: 'sim-standard' });
+		// the same tokens as the chat completion of the same request
+		expect(res.usage).toMatchObject({ input_tokens: 20, output_tokens: 20, total_tokens: 40 });
+	});
+
+	it('reads message items (input_text parts, tool outputs) and answers JSON for text.format', async () => {
+		const res = await openai().responses.create({
+			model: 'sim-standard',
+			text: {
+				format: {
+					type: 'json_schema',
+					name: 'ticket',
+					schema: {
+						type: 'object',
+						properties: {
+							category: { type: 'string', enum: ['support', 'other'] },
+							urgent: { type: 'boolean' },
+						},
+						required: ['category', 'urgent'],
+					},
+				},
+			},
+			input: [
+				{ role: 'user', content: [{ type: 'input_text', text: 'I cannot login' }] },
+				{ type: 'function_call_output', call_id: 'call_1', output: '{"account":"locked"}' },
+			],
+		});
+		expect(JSON.parse(res.output_text)).toEqual({ category: 'support', urgent: true });
+	});
+
+	it('says incomplete at max_output_tokens, and fails and faults as the chat route does', async () => {
+		const short = await openai().responses.create({
+			model: 'sim-standard',
+			max_output_tokens: 3,
+			input: 'hello',
+		});
+		expect(short).toMatchObject({
+			status: 'incomplete',
+			incomplete_details: { reason: 'max_output_tokens' },
+			usage: { output_tokens: 3 },
+		});
+		sim.setFault('status=429;retry-after=2');
+		const limited = await post('/v1/responses', { model: 'sim-standard', input: 'hi' });
+		expect(limited.status).toBe(429);
+		expect(limited.headers.get('retry-after')).toBe('2');
+		expect((await json(limited)).error.code).toBe('rate_limit_exceeded');
+		sim.setFault(undefined);
+		const bad = await post('/v1/responses', { model: 'sim-standard' });
+		expect(bad.status).toBe(400);
+		expect((await json(bad)).error.message).toMatch(/^input: /);
+		expect(sim.counters().byEndpoint['POST /v1/responses']).toBe(3);
+	});
+});
+
 describe('Anthropic wire format through the official @anthropic-ai/sdk client', () => {
 	it('answers messages with content blocks, usage and stop_reason', async () => {
 		const res = await anthropic().messages.create({
