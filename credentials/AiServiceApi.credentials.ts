@@ -89,6 +89,14 @@ export class AiServiceApi implements ICredentialType {
 			displayOptions: { show: { provider: ['anthropic'] } },
 		},
 		{
+			displayName: 'Ignore SSL Issues (Insecure)',
+			name: 'allowUnauthorizedCerts',
+			type: 'boolean',
+			default: false,
+			description:
+				'Whether to connect even if the certificate cannot be verified (a self-signed gateway). Prefer NODE_EXTRA_CA_CERTS with your CA.',
+		},
+		{
 			displayName: 'Extra Headers',
 			name: 'extraHeaders',
 			type: 'json',

@@ -67,6 +67,8 @@ export interface SimulatorCounters {
 	/** TCP connections open right now (any route), and the most at once: what a client's cap must hold. */
 	openConnections: number;
 	peakOpenConnections: number;
+	/** TCP connections accepted since the last reset: what a client that reuses connections keeps low. */
+	connections: number;
 	byFault: Record<string, number>;
 	byStatus: Record<string, number>;
 	byKey: Record<string, number>;
@@ -110,6 +112,8 @@ export interface RequestLogEntry {
 	outcome: string;
 	/** The client's TCP port: with `ss -tnp` it names the process that sent the request (which worker). */
 	remotePort?: number;
+	/** When the connection that carried it closed (unset while a client keeps it alive). */
+	connectionClosedAt?: number;
 }
 
 /** A request the sample workflows sent to the simulator's inbox (a stand-in for a callback or alert receiver). */
@@ -131,6 +135,7 @@ function emptyCounters(): SimulatorCounters {
 		peakInFlight: 0,
 		openConnections: 0,
 		peakOpenConnections: 0,
+		connections: 0,
 		byFault: {},
 		byStatus: {},
 		byKey: {},
@@ -212,6 +217,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 	let openConnections = 0;
 	server.on('connection', (socket) => {
 		sockets.add(socket);
+		counters.connections++;
 		openConnections++;
 		counters.openConnections = openConnections;
 		counters.peakOpenConnections = Math.max(counters.peakOpenConnections, openConnections);
@@ -278,6 +284,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		};
 		if (log.length >= 1000) log.shift();
 		log.push(entry);
+		if (req.socket.destroyed) entry.connectionClosedAt = Date.now();
+		else req.socket.once('close', () => (entry.connectionClosedAt = Date.now()));
 		res.on('close', () => {
 			counters.inFlight--;
 			counters.requests++;

@@ -133,26 +133,39 @@ export function undiciTransport(options: UndiciTransportOptions): Transport {
 			ignoreSsl: options.ignoreSsl?.(credential) ?? false,
 		});
 		const payload = JSON.stringify(body);
-		const response = await dispatcher.request({
-			origin: target.origin,
-			path: `${target.pathname}${target.search}`,
-			method: 'POST',
-			headers: {
-				...options.headers(credential),
-				'content-type': 'application/json',
-				accept: 'application/json',
-				'content-length': String(Buffer.byteLength(payload)),
-			},
-			body: payload,
-			signal,
-			// the attempt's deadline aborts first; these guard a connection that goes silent
-			headersTimeout: timeoutMs + 1000,
-			bodyTimeout: timeoutMs + 1000,
-		});
+		// undici frees a connection (or destroys an aborted one) a turn of the event loop after the
+		// request settles: wait for it, so the next call reuses the connection rather than opening
+		// another, and an aborted call's socket is gone before its slot goes to the next attempt
+		const settled = () => new Promise((resolve) => setImmediate(resolve));
+		let response: Dispatcher.ResponseData;
+		let text: string;
+		try {
+			response = await dispatcher.request({
+				origin: target.origin,
+				path: `${target.pathname}${target.search}`,
+				method: 'POST',
+				headers: {
+					...options.headers(credential),
+					'content-type': 'application/json',
+					accept: 'application/json',
+					'content-length': String(Buffer.byteLength(payload)),
+				},
+				body: payload,
+				signal,
+				// the attempt's deadline aborts first; these guard a connection that goes silent
+				headersTimeout: timeoutMs + 1000,
+				bodyTimeout: timeoutMs + 1000,
+			});
+			text = await readBodyText(response.body, response.statusCode, signal);
+		} catch (error) {
+			await settled();
+			throw error;
+		}
+		await settled();
 		return {
 			status: response.statusCode,
 			headers: response.headers as Record<string, unknown>,
-			text: await readBodyText(response.body, response.statusCode, signal),
+			text,
 		};
 	};
 }

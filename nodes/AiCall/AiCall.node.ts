@@ -29,9 +29,15 @@ import { limitPolicy } from '../../lib/ai/limitPolicy';
 import { CRASH_SLACK_MS, type AiPolicy, type CallContext } from '../../lib/ai/policy';
 import { parsePriceOverrides, type Cost } from '../../lib/ai/pricing';
 import { LimitRefusal, SharedLimit } from '../../lib/ai/sharedLimit';
+import { undiciTransport, type EgressFilter } from '../../lib/ai/transport';
 import { parseModelList } from '../../lib/ai/wire';
 import { CallLimiter } from '../../lib/limit';
-import { normaliseBaseUrl, type Provider } from '../../lib/provider';
+import {
+	authHeaders,
+	normaliseBaseUrl,
+	type AiServiceCredentials,
+	type Provider,
+} from '../../lib/provider';
 import { createRedactor, credentialSecrets } from '../../lib/redact';
 import type { StateStore } from '../../lib/stores';
 import { openStore, storeCredentials } from '../shared/store';
@@ -258,7 +264,11 @@ export class AiCall implements INodeType {
 
 		const handler = createAiHandler({
 			policies,
-			transport: n8nTransport(this, { primary: decryptedPrimary, fallback: decryptedFallback }),
+			transport: transportFor(
+				this,
+				{ primary, fallback },
+				{ primary: decryptedPrimary, fallback: decryptedFallback },
+			),
 			warn,
 			priceOverrides,
 			storeLabel: store?.label,
@@ -423,6 +433,32 @@ function retriesOf(retries: RetryRecord[]): IDataObject[] {
 	}));
 }
 
+type Credential = 'primary' | 'fallback';
+
+/**
+ * The package's keep-alive transport (lib/ai/transport.ts) with n8n's egress filter where n8n
+ * offers one to nodes that bring their own client (this.helpers.getSecureEgressFilter), else n8n's
+ * request helper. N8N_AI_PATTERNS_TRANSPORT=helper chooses the helper (a comparison, an escape
+ * hatch). The key headers come from the one function the credential's authenticate uses.
+ */
+function transportFor(
+	ctx: IExecuteFunctions,
+	data: { primary: ICredentialDataDecryptedObject; fallback?: ICredentialDataDecryptedObject },
+	decrypted: { primary?: ICredentialsDecrypted; fallback?: ICredentialsDecrypted },
+): Transport {
+	const egressFilter = (ctx.helpers as { getSecureEgressFilter?: () => EgressFilter })
+		.getSecureEgressFilter;
+	if (typeof egressFilter !== 'function' || process.env.N8N_AI_PATTERNS_TRANSPORT === 'helper')
+		return n8nTransport(ctx, data, decrypted);
+	const headers: Partial<Record<Credential, Record<string, string>>> = {};
+	const dataOf = (c: Credential) => (c === 'fallback' ? data.fallback : data.primary) ?? {};
+	return undiciTransport({
+		egress: egressFilter.call(ctx.helpers),
+		headers: (c) => (headers[c] ??= authHeaders(dataOf(c) as unknown as AiServiceCredentials)),
+		ignoreSsl: (c) => dataOf(c).allowUnauthorizedCerts === true,
+	});
+}
+
 /**
  * Calls through n8n's request helper (proxy, SSRF protection, credential auth) so that an abort
  * really closes the socket. n8n 2.41.1's httpRequestWithAuthentication overwrites
@@ -433,6 +469,7 @@ function retriesOf(retries: RetryRecord[]): IDataObject[] {
  */
 function n8nTransport(
 	ctx: IExecuteFunctions,
+	data: { primary: ICredentialDataDecryptedObject; fallback?: ICredentialDataDecryptedObject },
 	decrypted: { primary?: ICredentialsDecrypted; fallback?: ICredentialsDecrypted },
 ): Transport {
 	return async ({ url, body, credential, timeoutMs, signal }) => {
@@ -453,6 +490,9 @@ function n8nTransport(
 				// axios' socket idle timeout, a second guard for a service that sends nothing at all
 				timeout: timeoutMs,
 				abortSignal: signal,
+				skipSslCertificateValidation:
+					(credential === 'fallback' ? data.fallback : data.primary)?.allowUnauthorizedCerts ===
+					true,
 			},
 			// decrypted once per run, instead of once per call inside the helper
 			{ credentialsDecrypted: credential === 'fallback' ? decrypted.fallback : decrypted.primary },

@@ -179,8 +179,10 @@ describe('AI Call: hostile answers become classified items', () => {
 	it('stops reading a huge body at the cap and closes the connection', async () => {
 		await ai(once, [{ text: 'h [[sim:hostile=huge]]' }]);
 		await sim.idle(2000);
-		expect(sim.requestLog().map((e) => e.outcome)).toEqual(['aborted']);
-		expect(sim.counters().openConnections).toBe(0);
+		const log = sim.requestLog();
+		expect(log.map((e) => e.outcome)).toEqual(['aborted']);
+		// its connection is closed (others may stay open, kept alive for the next calls)
+		expect(log[0].connectionClosedAt).toEqual(expect.any(Number));
 	});
 
 	it.each([
