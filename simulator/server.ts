@@ -215,6 +215,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 	// A connection counts as open until the client closes it (its FIN or reset arrives): Node emits the
 	// socket's 'close' only on a later turn of the event loop, after a new connection may have come in.
 	let openConnections = 0;
+	const onSocket = new WeakMap<import('node:net').Socket, RequestLogEntry[]>();
 	server.on('connection', (socket) => {
 		sockets.add(socket);
 		counters.connections++;
@@ -285,7 +286,20 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		if (log.length >= 1000) log.shift();
 		log.push(entry);
 		if (req.socket.destroyed) entry.connectionClosedAt = Date.now();
-		else req.socket.once('close', () => (entry.connectionClosedAt = Date.now()));
+		else {
+			// one close listener per connection, however many requests it carries
+			const carried = onSocket.get(req.socket);
+			if (carried) {
+				carried.push(entry);
+				if (carried.length > 1000) carried.shift();
+			} else {
+				const list = [entry];
+				onSocket.set(req.socket, list);
+				req.socket.once('close', () => {
+					for (const e of list) e.connectionClosedAt = Date.now();
+				});
+			}
+		}
 		res.on('close', () => {
 			counters.inFlight--;
 			counters.requests++;
