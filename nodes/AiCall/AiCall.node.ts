@@ -455,7 +455,7 @@ function transportFor(
 	return undiciTransport({
 		egress: egressFilter.call(ctx.helpers),
 		headers: (c) => (headers[c] ??= authHeaders(dataOf(c) as unknown as AiServiceCredentials)),
-		ignoreSsl: (c) => dataOf(c).allowUnauthorizedCerts === true,
+		ignoreSsl: (c) => dataOf(c).ignoreSslIssues === true,
 	});
 }
 
@@ -491,7 +491,7 @@ function n8nTransport(
 				timeout: timeoutMs,
 				abortSignal: signal,
 				skipSslCertificateValidation:
-					(credential === 'fallback' ? data.fallback : data.primary)?.allowUnauthorizedCerts ===
+					(credential === 'fallback' ? data.fallback : data.primary)?.ignoreSslIssues ===
 					true,
 			},
 			// decrypted once per run, instead of once per call inside the helper
