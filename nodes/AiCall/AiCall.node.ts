@@ -19,7 +19,7 @@ import { breakerPolicy } from '../../lib/ai/breakerPolicy';
 import { BudgetBook } from '../../lib/ai/budget';
 import { budgetPolicy } from '../../lib/ai/budgetPolicy';
 import { cachePolicies } from '../../lib/ai/cache';
-import type { RetryRecord, Transport } from '../../lib/ai/call';
+import type { RetryRecord, Transport, TransportRequest } from '../../lib/ai/call';
 import { executionBudget } from '../../lib/ai/executionBudget';
 import { AiCallError, TRANSIENT } from '../../lib/ai/failure';
 import { createAiHandler, type Answered, type HandlerResult } from '../../lib/ai/handler';
@@ -433,7 +433,13 @@ function retriesOf(retries: RetryRecord[]): IDataObject[] {
 	}));
 }
 
-type Credential = 'primary' | 'fallback';
+type Credential = TransportRequest['credential'];
+type CredentialData = {
+	primary: ICredentialDataDecryptedObject;
+	fallback?: ICredentialDataDecryptedObject;
+};
+const dataOf = (data: CredentialData, c: Credential) =>
+	(c === 'fallback' ? data.fallback : data.primary) ?? {};
 
 /**
  * The package's keep-alive transport (lib/ai/transport.ts) with n8n's egress filter where n8n
@@ -443,7 +449,7 @@ type Credential = 'primary' | 'fallback';
  */
 function transportFor(
 	ctx: IExecuteFunctions,
-	data: { primary: ICredentialDataDecryptedObject; fallback?: ICredentialDataDecryptedObject },
+	data: CredentialData,
 	decrypted: { primary?: ICredentialsDecrypted; fallback?: ICredentialsDecrypted },
 ): Transport {
 	const egressFilter = (ctx.helpers as { getSecureEgressFilter?: () => EgressFilter })
@@ -451,11 +457,11 @@ function transportFor(
 	if (typeof egressFilter !== 'function' || process.env.N8N_AI_PATTERNS_TRANSPORT === 'helper')
 		return n8nTransport(ctx, data, decrypted);
 	const headers: Partial<Record<Credential, Record<string, string>>> = {};
-	const dataOf = (c: Credential) => (c === 'fallback' ? data.fallback : data.primary) ?? {};
 	return undiciTransport({
 		egress: egressFilter.call(ctx.helpers),
-		headers: (c) => (headers[c] ??= authHeaders(dataOf(c) as unknown as AiServiceCredentials)),
-		ignoreSsl: (c) => dataOf(c).ignoreSslIssues === true,
+		headers: (c) =>
+			(headers[c] ??= authHeaders(dataOf(data, c) as unknown as AiServiceCredentials)),
+		ignoreSsl: (c) => dataOf(data, c).ignoreSslIssues === true,
 	});
 }
 
@@ -469,7 +475,7 @@ function transportFor(
  */
 function n8nTransport(
 	ctx: IExecuteFunctions,
-	data: { primary: ICredentialDataDecryptedObject; fallback?: ICredentialDataDecryptedObject },
+	data: CredentialData,
 	decrypted: { primary?: ICredentialsDecrypted; fallback?: ICredentialsDecrypted },
 ): Transport {
 	return async ({ url, body, credential, timeoutMs, signal }) => {
@@ -490,9 +496,7 @@ function n8nTransport(
 				// axios' socket idle timeout, a second guard for a service that sends nothing at all
 				timeout: timeoutMs,
 				abortSignal: signal,
-				skipSslCertificateValidation:
-					(credential === 'fallback' ? data.fallback : data.primary)?.ignoreSslIssues ===
-					true,
+				skipSslCertificateValidation: dataOf(data, credential).ignoreSslIssues === true,
 			},
 			// decrypted once per run, instead of once per call inside the helper
 			{ credentialsDecrypted: credential === 'fallback' ? decrypted.fallback : decrypted.primary },

@@ -10,32 +10,12 @@ import {
 } from '../../lib/ai/ledger';
 import { MemoryStore } from '../../lib/stores/memory';
 import type { StateStore } from '../../lib/stores/types';
+import { usageEvent } from './usageEvent';
 
 const T0 = Date.parse('2026-12-01T10:00:00Z');
 const HOUR = 3_600_000;
 
-function event(over: Partial<UsageEvent> = {}): UsageEvent {
-	return {
-		outcome: 'success',
-		provider: 'openai',
-		model: 'sim-standard',
-		inputTokens: 100,
-		outputTokens: 50,
-		cost: { inputUsd: 0.0001, outputUsd: 0.0002, totalUsd: 0.0003, tag: 'doc', priced: true },
-		latencyMs: 120,
-		attempts: 1,
-		retries: 0,
-		timeouts: 0,
-		fallbackUsed: false,
-		at: T0,
-		workflowId: 'w1',
-		workflowName: 'Pipeline',
-		executionId: 'e1',
-		node: 'AI Call',
-		tag: 'doc',
-		...over,
-	};
-}
+const event = (over: Partial<UsageEvent> = {}) => usageEvent(T0, over);
 
 const cost = (usd: number, tag: string | null = 'doc', priced = true) => ({
 	inputUsd: usd / 2,

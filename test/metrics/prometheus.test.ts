@@ -13,31 +13,11 @@ import { readSnapshot } from '../../lib/metrics/collect';
 import { prometheusText } from '../../lib/metrics/prometheus';
 import { publishStatus, type QueueStatusEntry } from '../../lib/metrics/status';
 import { MemoryStore } from '../../lib/stores/memory';
+import { usageEvent } from '../lib/usageEvent';
 
 const T0 = Date.now();
 
-function event(over: Partial<UsageEvent> = {}): UsageEvent {
-	return {
-		outcome: 'success',
-		provider: 'openai',
-		model: 'sim-standard',
-		inputTokens: 100,
-		outputTokens: 50,
-		cost: { inputUsd: 0.0001, outputUsd: 0.0002, totalUsd: 0.0003, tag: 'doc', priced: true },
-		latencyMs: 120,
-		attempts: 1,
-		retries: 0,
-		timeouts: 0,
-		fallbackUsed: false,
-		at: T0,
-		workflowId: 'w1',
-		workflowName: 'Pipeline',
-		executionId: 'e1',
-		node: 'AI Call',
-		tag: 'doc',
-		...over,
-	};
-}
+const event = (over: Partial<UsageEvent> = {}) => usageEvent(T0, over);
 
 /** name{labels} → value, labels parsed back (unescaped) so tests read what Prometheus would. */
 function parse(
