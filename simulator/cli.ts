@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 
 import { FAULT_KINDS } from './faults';
 import { startSimulator } from './server';
+import { selfSignedCertificate } from './tls';
 
 const VALUE_PARTS = [
 	'latency',
@@ -25,7 +26,7 @@ const VALUE_PARTS = [
 ] as const;
 const FLAG_PARTS = FAULT_KINDS.filter((k) => !(VALUE_PARTS as readonly string[]).includes(k));
 
-const USAGE = `Usage: ai-sim [--port 8787] [--host 127.0.0.1] [--api-key KEY ...] [--any-key] [--seed N]
+const USAGE = `Usage: ai-sim [--port 8787] [--host 127.0.0.1] [--api-key KEY ...] [--any-key] [--seed N] [--tls]
               [--fault "status=503;rate=0.5"] [--${VALUE_PARTS.join(' V] [--')} V]
               [--${FLAG_PARTS.join('] [--')}]
 Routes: GET /v1/models, POST /v1/chat/completions (OpenAI), POST /v1/messages (Anthropic),
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
 			'any-key': { type: 'boolean', default: false },
 			seed: { type: 'string' },
 			fault: { type: 'string' },
+			tls: { type: 'boolean', default: false },
 			help: { type: 'boolean', short: 'h', default: false },
 			...Object.fromEntries(VALUE_PARTS.map((p) => [p, { type: 'string' as const }])),
 			...Object.fromEntries(FLAG_PARTS.map((p) => [p, { type: 'boolean' as const }])),
@@ -62,7 +64,9 @@ async function main(): Promise<void> {
 	const keys = values['any-key']
 		? 'any'
 		: ((values['api-key'] as string[] | undefined) ?? ['sim-key']);
+	const tls = values.tls ? selfSignedCertificate() : undefined;
 	const sim = await startSimulator({
+		tls,
 		port: Number(values.port),
 		host: values.host as string,
 		apiKeys: keys,
@@ -73,7 +77,11 @@ async function main(): Promise<void> {
 		`AI service simulator listening on ${sim.url}\n` +
 			`  base URL for the credential: ${sim.baseUrl}\n` +
 			`  accepted keys: ${keys === 'any' ? 'any' : keys.length === 1 && keys[0] === 'sim-key' ? 'sim-key' : `${keys.length} configured`}\n` +
-			`  default fault: ${parts.length ? parts.join(';') : 'none'}\n`,
+			`  default fault: ${parts.length ? parts.join(';') : 'none'}\n` +
+			(tls
+				? `  HTTPS with a self-signed certificate: trust it with NODE_EXTRA_CA_CERTS=${tls.certPath}\n` +
+					'  (or the credential\'s "Ignore SSL Issues")\n'
+				: ''),
 	);
 	const stop = () => {
 		sim.close().then(() => process.exit(0));

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 import type { Provider } from '../lib/provider';
@@ -57,6 +58,8 @@ export interface SimulatorOptions {
 	seed?: number;
 	/** Models listed by GET /v1/models (any model name is accepted on calls). */
 	models?: readonly string[];
+	/** Serve HTTPS with this key and certificate (PEM), e.g. a self-signed one for a benchmark. */
+	tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 export interface SimulatorCounters {
@@ -69,6 +72,8 @@ export interface SimulatorCounters {
 	peakOpenConnections: number;
 	/** TCP connections accepted since the last reset: what a client that reuses connections keeps low. */
 	connections: number;
+	/** TLS handshakes completed since the last reset (full or resumed; 0 over plain HTTP). */
+	tlsHandshakes: number;
 	byFault: Record<string, number>;
 	byStatus: Record<string, number>;
 	byKey: Record<string, number>;
@@ -136,6 +141,7 @@ function emptyCounters(): SimulatorCounters {
 		openConnections: 0,
 		peakOpenConnections: 0,
 		connections: 0,
+		tlsHandshakes: 0,
 		byFault: {},
 		byStatus: {},
 		byKey: {},
@@ -205,13 +211,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 	const sockets = new Set<Socket>();
 	let log: RequestLogEntry[] = [];
 
-	const server = createServer((req, res) => {
+	const onRequest = (req: IncomingMessage, res: ServerResponse) => {
 		handle(req, res).catch(() => {
 			if (!res.headersSent)
 				sendJson(res, 500, { error: { message: 'simulator error', type: 'server_error' } });
 			else res.destroy();
 		});
-	});
+	};
+	const server = options.tls
+		? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, onRequest)
+		: createServer(onRequest);
+	server.on('secureConnection', () => counters.tlsHandshakes++);
 	// A connection counts as open until the client closes it (its FIN or reset arrives): Node emits the
 	// socket's 'close' only on a later turn of the event loop, after a new connection may have come in.
 	let openConnections = 0;
@@ -643,7 +653,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		options.host && options.host !== '0.0.0.0' && options.host !== '::'
 			? options.host
 			: '127.0.0.1';
-	const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+	const url = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 	return {
 		url,

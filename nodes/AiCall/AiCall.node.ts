@@ -40,11 +40,14 @@ import {
 } from '../../lib/provider';
 import { createRedactor, credentialSecrets } from '../../lib/redact';
 import type { StateStore } from '../../lib/stores';
+import { hasExpression, rawParameter } from '../shared/parameters';
 import { openStore, storeCredentials } from '../shared/store';
 import { readItemSettings, readNodeSettings, type ItemSettings } from './settings';
 import { properties } from './properties';
 
 const PRIMARY = 'aiServiceApi';
+/** How long reading item settings runs before it lets answers in (see execute). */
+const READ_SLICE_MS = 4;
 const FALLBACK = 'aiServiceFallbackApi';
 
 // A constant, not a literal in the description: n8n's lint rule on credential names cannot read a spread.
@@ -145,15 +148,12 @@ export class AiCall implements INodeType {
 		// Secrets never leave the node: every error message and log line is redacted on its way out.
 		const redact = createRedactor([...credentialSecrets(primary), ...credentialSecrets(fallback)]);
 
-		// Configuration mistakes stop the node, naming the parameter and the item; nothing is called yet.
-		const prepared: ItemSettings[] = items.map((_, i) => readItemSettings(this, i));
-		let priceOverrides: ReturnType<typeof parsePriceOverrides>;
-		try {
-			priceOverrides = parsePriceOverrides(settings.priceOverrides);
-		} catch (error) {
-			throw new NodeOperationError(node, (error as Error).message, { itemIndex: 0 });
-		}
-		for (const [i, s] of prepared.entries()) {
+		// Item 0 first: a mistake in a fixed value is every item's and stops the node before any call.
+		// The other items are read as the calls go (see the end), so that n8n's expression work for
+		// them overlaps the calls in flight instead of delaying the first one.
+		const prepared: ItemSettings[] = [];
+		const prepare = (i: number): ItemSettings => {
+			const s = readItemSettings(this, i);
 			if (s.fallbacks.some((f) => f.credential === 'fallback') && !endpoints.fallback) {
 				throw new NodeOperationError(
 					node,
@@ -161,10 +161,18 @@ export class AiCall implements INodeType {
 					{ itemIndex: i },
 				);
 			}
+			return (prepared[i] = s);
+		};
+		prepare(0);
+		let priceOverrides: ReturnType<typeof parsePriceOverrides>;
+		try {
+			priceOverrides = parsePriceOverrides(settings.priceOverrides);
+		} catch (error) {
+			throw new NodeOperationError(node, (error as Error).message, { itemIndex: 0 });
 		}
 
 		const stateOn = settings.responseCache !== 'off' || settings.keepLastGood;
-		const budgetsOn = prepared.some((s) => s.budgets.length);
+		const budgetsOn = prepared[0].budgets.length > 0 || budgetsConfigured(this);
 		const needStore = stateOn || settings.circuitBreaker || settings.sharedLimit || budgetsOn;
 		let store: StateStore | undefined;
 		if (needStore) store = await openStore(this);
@@ -404,21 +412,44 @@ export class AiCall implements INodeType {
 			return failed;
 		};
 
-		// All items start together; the limiter caps calls in flight. Outputs keep input order.
-		let results: Array<[0 | 1, INodeExecutionData]>;
-		try {
-			results = await Promise.all(items.map((_, i) => runItem(i)));
-		} catch (error) {
-			// a cancelled execution or an unexpected fault: its message leaves redacted as well
-			if (error instanceof NodeOperationError) {
-				error.message = redact.text(error.message);
-				// eslint-disable-next-line @n8n/community-nodes/require-node-api-error -- already n8n's error, redacted
-				throw error;
+		// Every item starts as soon as its settings are read; the limiter caps calls in flight. Reading
+		// yields to the event loop every few milliseconds, so answers are taken in and slots refilled
+		// while the rest are read. The first fault stops reading; the calls already started settle.
+		const started: Array<Promise<[0 | 1, INodeExecutionData]>> = [];
+		let fault: unknown;
+		let sliceStart = performance.now();
+		for (let i = 0; i < items.length && fault === undefined; i++) {
+			if (performance.now() - sliceStart > READ_SLICE_MS) {
+				await new Promise(setImmediate);
+				sliceStart = performance.now();
+				if (fault !== undefined) break;
 			}
-			throw new NodeOperationError(node, redact.text((error as Error).message ?? String(error)));
+			try {
+				if (!prepared[i]) prepare(i);
+			} catch (error) {
+				fault = error;
+				break;
+			}
+			const run = runItem(i);
+			run.catch((error: unknown) => (fault ??= error));
+			started.push(run);
+		}
+		const results = await Promise.allSettled(started);
+		if (fault !== undefined) {
+			// a cancelled execution, an item's settings that stop the node, or an unexpected fault:
+			// its message leaves redacted as well
+			if (fault instanceof NodeOperationError) {
+				fault.message = redact.text(fault.message);
+				// eslint-disable-next-line @n8n/community-nodes/require-node-api-error -- already n8n's error, redacted
+				throw fault;
+			}
+			throw new NodeOperationError(node, redact.text((fault as Error).message ?? String(fault)));
 		}
 		const outputs: INodeExecutionData[][] = [[], []];
-		for (const [output, item] of results) outputs[output].push(item);
+		for (const r of results) {
+			const [output, item] = (r as PromiseFulfilledResult<[0 | 1, INodeExecutionData]>).value;
+			outputs[output].push(item);
+		}
 		return outputs;
 	}
 }
@@ -532,4 +563,10 @@ function logText(message: string, meta: IDataObject): string {
 			`${label} ${key === 'node' ? JSON.stringify(meta[key]) : String(meta[key])}${unit}`,
 	);
 	return parts.length ? `${message} (${parts.join(', ')})` : message;
+}
+
+/** Whether the node has budgets, whatever item 0 made of them. */
+function budgetsConfigured(ctx: IExecuteFunctions): boolean {
+	const raw = rawParameter(ctx, 'budgets') as { budget?: unknown[] } | string | undefined;
+	return hasExpression(raw) || (typeof raw === 'object' && !!raw?.budget?.length);
 }

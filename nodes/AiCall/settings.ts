@@ -1,4 +1,9 @@
-import { NodeOperationError, type IDataObject, type IExecuteFunctions } from 'n8n-workflow';
+import {
+	NodeOperationError,
+	type IDataObject,
+	type IExecuteFunctions,
+	type INodeProperties,
+} from 'n8n-workflow';
 
 import { AiCallError, type FailureClass } from '../../lib/ai/failure';
 import type { SharedLimitSettings } from '../../lib/ai/sharedLimit';
@@ -12,6 +17,7 @@ import {
 import { text } from '../../lib/values';
 import { budgetScopeKey, budgetSpec, type BudgetUse, type BudgetValues } from '../shared/budget';
 import { hasExpression, itemParameter, rawParameter } from '../shared/parameters';
+import { properties } from './properties';
 
 export { text };
 
@@ -163,7 +169,31 @@ export function readItemSettings(ctx: IExecuteFunctions, i: number): ItemSetting
 const readers = new WeakMap<IExecuteFunctions, (i: number) => ItemSettings>();
 
 function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
-	const p = <T>(name: string, fallback?: T) => itemParameter<T>(ctx, name, fallback);
+	/** The first of this item's unusable values; the item fails with it, the node goes on. */
+	let problem: string | undefined;
+	const itemProblem = (message: string) => {
+		problem ??= message;
+	};
+	// A value that comes from an expression is the item's; a fixed one is the configuration's.
+	const fromExpression = (name: string) => hasExpression(rawParameter(ctx, name));
+	/**
+	 * A parameter read per item. n8n's expression errors (e.g. parseJson() of text that is no
+	 * JSON) name no field: an expression's error fails the item naming the field it came from.
+	 */
+	const p = <T>(name: string, fallback: T): ((i: number) => T) => {
+		const read = itemParameter<T>(ctx, name, fallback);
+		if (!fromExpression(name)) return read;
+		return (i) => {
+			try {
+				return read(i);
+			} catch (error) {
+				itemProblem(
+					`"${failingField(ctx, name, i)}" could not be read: ${(error as Error).message}`,
+				);
+				return fallback;
+			}
+		};
+	};
 	const model = p<unknown>('model', '');
 	const promptType = p<'prompts' | 'messages'>('promptType', 'prompts');
 	const systemPrompt = p<unknown>('systemPrompt', '');
@@ -172,7 +202,7 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 	const responseFormat = p<ResponseFormat>('responseFormat', 'text');
 	const jsonSchema = p<unknown>('jsonSchema', '{}');
 	const preset = p<keyof typeof TIMEOUT_PRESETS | 'custom'>('timeoutPreset', 'interactive');
-	const timeoutMs = p<number>('timeoutMs', 10_000);
+	const timeoutMs = p<unknown>('timeoutMs', 10_000);
 	const fallbacks = p<{
 		fallback?: Array<{ model: unknown; credential: 'primary' | 'fallback'; on: FailureClass[] }>;
 	}>('fallbacks', {});
@@ -180,21 +210,16 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 	const cacheMode = p<'off' | 'exact' | 'key'>('responseCache', 'off');
 	const cacheKey = p<unknown>('cacheKey', '');
 	const budgets = p<{ budget?: BudgetValues[] }>('budgets', {});
-	const budgetsAreExpression = hasExpression(rawParameter(ctx, 'budgets'));
+	const budgetsAreExpression = fromExpression('budgets');
 	const workflowId = String(ctx.getWorkflow().id ?? '');
 	const timeZone = ctx.getTimezone();
-	// A value that comes from an expression is the item's; a fixed one is the configuration's.
-	const fromExpression = (name: string) => hasExpression(rawParameter(ctx, name));
 	const modelIsExpression = fromExpression('model');
 	const messagesAreExpression = fromExpression('messages');
 	const fallbacksAreExpression = fromExpression('fallbacks');
+	const schemaIsExpression = fromExpression('jsonSchema');
 
 	return (i) => {
-		/** The first of this item's unusable values; the item fails with it, the node goes on. */
-		let problem: string | undefined;
-		const itemProblem = (message: string) => {
-			problem ??= message;
-		};
+		problem = undefined;
 		/** A value the item decides: its problem fails the item; a fixed value's stops the node. */
 		const check = <T>(fixed: boolean, read: () => T, otherwise: T, field?: string): T => {
 			try {
@@ -255,11 +280,20 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 		}
 
 		const format = responseFormat(i);
-		const schema = format === 'jsonSchema' ? schemaValidator(jsonSchema(i)) : undefined;
+		const schema =
+			format === 'jsonSchema'
+				? check(!schemaIsExpression, () => schemaValidator(jsonSchema(i)), undefined, 'JSON Schema')
+				: undefined;
 		/** A number option; a value from an expression that is no number fails the item. */
 		const num = (value: unknown, field: string, fallback: number) =>
 			check(false, () => numberOption(value, field), undefined) ?? fallback;
-		const pre = preset(i);
+		let pre = preset(i);
+		if (pre !== 'custom' && !Object.hasOwn(TIMEOUT_PRESETS, pre)) {
+			itemProblem(
+				`"Timeout" is "${String(pre).slice(0, 40)}" for this item: use realtime, interactive, batch or custom`,
+			);
+			pre = 'interactive';
+		}
 		const attemptTimeoutMs =
 			pre === 'custom'
 				? Math.max(1, num(timeoutMs(i), 'Timeout per Attempt (ms)', 10_000))
@@ -351,6 +385,24 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 			budgets: uses,
 		};
 	};
+}
+
+/** The label of the field whose expression failed: an option inside Options is named itself. */
+function failingField(ctx: IExecuteFunctions, name: string, i: number): string {
+	const property = properties.find((p) => p.name === name);
+	const raw = rawParameter(ctx, name);
+	if (property?.type === 'collection' && raw && typeof raw === 'object') {
+		for (const [key, value] of Object.entries(raw)) {
+			if (!hasExpression(value)) continue;
+			try {
+				ctx.getNodeParameter(`${name}.${key}`, i);
+			} catch {
+				const option = (property.options as INodeProperties[]).find((o) => o.name === key);
+				return option?.displayName ?? key;
+			}
+		}
+	}
+	return property?.displayName ?? name;
 }
 
 function numberOption(value: unknown, field: string): number | undefined {

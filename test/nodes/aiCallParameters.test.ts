@@ -391,7 +391,7 @@ let sim: Simulator;
 let proxy: Server;
 let proxyUrl: string;
 /** Request bodies the AI service received, in order (a recording proxy in front of the simulator). */
-const bodies: Array<{ path: string; body: IDataObject }> = [];
+const bodies: Array<{ receivedAt: number; path: string; body: IDataObject }> = [];
 
 beforeAll(async () => {
 	sim = await startSimulator({ apiKeys: [KEY], seed: 3 });
@@ -403,6 +403,7 @@ beforeAll(async () => {
 			const raw = Buffer.concat(chunks);
 			if (req.method === 'POST') {
 				bodies.push({
+					receivedAt: Date.now(),
 					path: req.url ?? '',
 					body: JSON.parse(raw.toString() || '{}') as IDataObject,
 				});
@@ -633,5 +634,58 @@ describe('AI Call: prompts that are not text', () => {
 			'7',
 			'{"team":"claims"}',
 		]);
+	});
+});
+
+describe('AI Call: expressions that fail for one item', () => {
+	it('an option whose expression throws for an item (text that is no JSON) fails that item alone, naming the option', async () => {
+		const { out, error } = await ai(
+			'openai',
+			{ options: { costTag: '={{ $json.meta.parseJson().team }}' } },
+			[
+				{ text: 'a', meta: '{"team":"claims"}' },
+				{ text: 'b', meta: '{not json' },
+				{ text: 'c', meta: '{"team":"billing"}' },
+			],
+		);
+		expect(error).toBeUndefined();
+		expect(pairedIndexes(out)).toEqual([[0, 2], [1]]);
+		expect(errorOf(out[1][0])).toMatchObject({ class: 'bad_request', attempts: 0 });
+		expect(errorOf(out[1][0]).message).toMatch(/"Cost Tag" could not be read: Parsing failed/);
+		expect(bodies).toHaveLength(2);
+	});
+
+	it('a JSON schema from an expression that is no schema fails that item alone, naming the field', async () => {
+		const { out, error } = await ai(
+			'openai',
+			{ responseFormat: 'jsonSchema', jsonSchema: '={{ $json.schema }}' },
+			[
+				{ text: 'a', schema: { type: 'object' } },
+				{ text: 'b', schema: '{oops' },
+			],
+		);
+		expect(error).toBeUndefined();
+		expect(pairedIndexes(out)[1]).toEqual([1]);
+		expect(errorOf(out[1][0])).toMatchObject({ class: 'bad_request', attempts: 0 });
+		expect(errorOf(out[1][0]).message).toMatch(/"JSON Schema"/);
+	});
+});
+
+describe('AI Call reads items as the calls go', () => {
+	it('sends the first calls while later items are still being read, so answers do not wait for every item', async () => {
+		// a cost tag from an expression tells when each item was read
+		const n = 1500;
+		const { out } = await ai(
+			'openai',
+			{ options: { costTag: '={{ Date.now() }}', maxConcurrency: 50 } },
+			Array.from({ length: n }, (_, i) => ({ text: `q${i}` })),
+		);
+		expect(out[0]).toHaveLength(n);
+		expect(pairedIndexes(out)[0]).toEqual(Array.from({ length: n }, (_, i) => i));
+		const readAt = out[0].map((item) =>
+			Number(((item.json.ai as IDataObject).cost as IDataObject).tag),
+		);
+		const firstSent = Math.min(...bodies.map((b) => b.receivedAt));
+		expect(firstSent).toBeLessThan(readAt[n - 1]);
 	});
 });

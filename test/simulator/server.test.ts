@@ -6,7 +6,9 @@ import Anthropic, {
 import { request } from 'node:http';
 import OpenAI from 'openai';
 
-import { startSimulator, type Simulator } from '../../simulator';
+import { Agent, request as undiciRequest } from 'undici';
+
+import { selfSignedCertificate, startSimulator, type Simulator } from '../../simulator';
 
 let sim: Simulator;
 
@@ -672,6 +674,43 @@ describe('fault injection and counters', () => {
 });
 
 describe('simulator: connections, the request log and hostile services', () => {
+	it('serves HTTPS with a self-signed certificate and counts TLS handshakes: a kept-alive connection shakes hands once', async () => {
+		const tls = selfSignedCertificate();
+		const own = await startSimulator({ tls });
+		// one connection: undici opens a second one for a request sent as the previous one ends
+		const trusting = new Agent({ connect: { ca: tls.cert }, connections: 1 });
+		const fresh = () => new Agent({ connect: { ca: tls.cert } });
+		const call = async (dispatcher: Agent) => {
+			const res = await undiciRequest(`${own.baseUrl}/chat/completions`, {
+				method: 'POST',
+				dispatcher,
+				headers: { 'content-type': 'application/json', authorization: 'Bearer sim-key' },
+				body: JSON.stringify({
+					model: 'sim-standard',
+					messages: [{ role: 'user', content: 'hi' }],
+				}),
+			});
+			await res.body.text();
+			return res.statusCode;
+		};
+		try {
+			expect(own.url).toMatch(/^https:\/\/127\.0\.0\.1:/);
+			for (let i = 0; i < 3; i++) expect(await call(trusting)).toBe(200);
+			expect(own.counters()).toMatchObject({ connections: 1, tlsHandshakes: 1, requests: 3 });
+			for (let i = 0; i < 2; i++) {
+				const agent = fresh();
+				expect(await call(agent)).toBe(200);
+				await agent.close();
+			}
+			expect(own.counters()).toMatchObject({ connections: 3, tlsHandshakes: 3 });
+			// a client that does not trust the certificate gets no answer
+			await expect(call(new Agent())).rejects.toThrow(/self-signed|certificate/i);
+		} finally {
+			await trusting.close();
+			await own.close();
+		}
+	});
+
 	it('counts open connections and logs each request with its start, end and outcome', async () => {
 		// a simulator of its own: clients keep idle connections to the shared one open
 		const own = await startSimulator({ seed: 2 });
