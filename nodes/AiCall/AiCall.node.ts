@@ -46,9 +46,9 @@ import { readItemSettings, readNodeSettings, type ItemSettings } from './setting
 import { properties } from './properties';
 
 const PRIMARY = 'aiServiceApi';
+const FALLBACK = 'aiServiceFallbackApi';
 /** How long reading item settings runs before it lets answers in (see execute). */
 const READ_SLICE_MS = 4;
-const FALLBACK = 'aiServiceFallbackApi';
 
 // A constant, not a literal in the description: n8n's lint rule on credential names cannot read a spread.
 const CREDENTIALS = [
@@ -172,7 +172,7 @@ export class AiCall implements INodeType {
 		}
 
 		const stateOn = settings.responseCache !== 'off' || settings.keepLastGood;
-		const budgetsOn = prepared[0].budgets.length > 0 || budgetsConfigured(this);
+		const budgetsOn = budgetsConfigured(this);
 		const needStore = stateOn || settings.circuitBreaker || settings.sharedLimit || budgetsOn;
 		let store: StateStore | undefined;
 		if (needStore) store = await openStore(this);
@@ -418,10 +418,11 @@ export class AiCall implements INodeType {
 		const started: Array<Promise<[0 | 1, INodeExecutionData]>> = [];
 		let fault: unknown;
 		let sliceStart = performance.now();
-		for (let i = 0; i < items.length && fault === undefined; i++) {
+		for (let i = 0; i < items.length; i++) {
 			if (performance.now() - sliceStart > READ_SLICE_MS) {
 				await new Promise(setImmediate);
 				sliceStart = performance.now();
+				// a started call's fault arrives only while reading yields
 				if (fault !== undefined) break;
 			}
 			try {
@@ -565,8 +566,8 @@ function logText(message: string, meta: IDataObject): string {
 	return parts.length ? `${message} (${parts.join(', ')})` : message;
 }
 
-/** Whether the node has budgets, whatever item 0 made of them. */
+/** Whether the node has budgets (known before any item is read: items are read as calls go). */
 function budgetsConfigured(ctx: IExecuteFunctions): boolean {
 	const raw = rawParameter(ctx, 'budgets') as { budget?: unknown[] } | string | undefined;
-	return hasExpression(raw) || (typeof raw === 'object' && !!raw?.budget?.length);
+	return typeof raw === 'string' ? hasExpression(raw) : !!raw?.budget?.length;
 }
