@@ -179,7 +179,7 @@ export async function callAi(
 		const { path, body } = buildRequest(t.provider, { ...request, model: t.model, messages });
 		return policy.limiter.run(async () => {
 			const maxOutputTokens = request.maxTokens ?? 1024;
-			const estimatedTokens = estimateTokens(messages, maxOutputTokens);
+			const estimatedTokens = estimateTokens(messages, maxOutputTokens, request.tools);
 			const entry = await policy.enter?.({
 				target: t,
 				attempt: attempts + 1,

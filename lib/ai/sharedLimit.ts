@@ -240,7 +240,15 @@ export class SharedLimit {
 }
 
 /** A call's worst case in tokens: the prompt (about 4 characters a token) plus the output cap. */
-export function estimateTokens(messages: Array<{ content: string }>, maxTokens: number): number {
-	const chars = messages.reduce((sum, m) => sum + m.content.length, 0);
+export function estimateTokens(
+	messages: Array<{ content: string; toolCalls?: Array<{ name: string; arguments: string }> }>,
+	maxTokens: number,
+	tools?: unknown[],
+): number {
+	let chars = tools?.length ? JSON.stringify(tools).length : 0;
+	for (const m of messages) {
+		chars += m.content.length;
+		for (const c of m.toolCalls ?? []) chars += c.name.length + c.arguments.length;
+	}
 	return Math.ceil(chars / 4) + maxTokens;
 }

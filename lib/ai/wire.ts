@@ -5,9 +5,29 @@ import type { Provider } from '../provider';
 import { AiCallError, classifyStatus } from './failure';
 
 export interface ChatMessage {
-	role: 'system' | 'user' | 'assistant';
+	role: 'system' | 'user' | 'assistant' | 'tool';
 	content: string;
+	/** An assistant message's tool calls (the chat model's conversation with an agent). */
+	toolCalls?: ToolCall[];
+	/** A tool message: the call it answers. */
+	toolCallId?: string;
 }
+
+/** A tool call as the model made it; `arguments` is the JSON text the model wrote (may be broken). */
+export interface ToolCall {
+	id: string;
+	name: string;
+	arguments: string;
+}
+
+/** A tool the model may call: its input as a JSON Schema. */
+export interface ToolSpec {
+	name: string;
+	description?: string;
+	parameters: Record<string, unknown>;
+}
+
+export type ToolChoice = 'auto' | 'required' | 'none' | { name: string };
 
 export type ResponseFormat = 'text' | 'json' | 'jsonSchema';
 
@@ -19,6 +39,8 @@ export interface AiRequest {
 	stop?: string[];
 	responseFormat: ResponseFormat;
 	schema?: Record<string, unknown>;
+	tools?: ToolSpec[];
+	toolChoice?: ToolChoice;
 }
 
 export type FinishReason =
@@ -35,6 +57,8 @@ export interface AiAnswer {
 	finishReason: FinishReason;
 	inputTokens: number;
 	outputTokens: number;
+	/** The tool calls the model asks for (finishReason tool_calls); absent without. */
+	toolCalls?: ToolCall[];
 }
 
 /** Anthropic requires max_tokens; this is what we send when the user sets none. */
@@ -53,6 +77,58 @@ function jsonInstruction(req: AiRequest): string | undefined {
 /** Newer OpenAI reasoning models take max_completion_tokens; compatible servers know max_tokens. */
 export const USES_MAX_COMPLETION_TOKENS = /^(o\d|gpt-5)/i;
 
+/**
+ * Anthropic's turns: an assistant's tool calls become tool_use blocks, and the tool messages that
+ * answer them one user turn of tool_result blocks (Anthropic wants them together, right after).
+ */
+function anthropicMessages(messages: ChatMessage[]): Array<Record<string, unknown>> {
+	const out: Array<{ role: string; content: unknown }> = [];
+	for (const m of messages) {
+		if (m.role === 'system') continue;
+		if (m.role === 'tool') {
+			const block = { type: 'tool_result', tool_use_id: m.toolCallId ?? '', content: m.content };
+			const last = out.at(-1);
+			if (
+				last?.role === 'user' &&
+				Array.isArray(last.content) &&
+				last.content[0]?.type === 'tool_result'
+			)
+				(last.content as unknown[]).push(block);
+			else out.push({ role: 'user', content: [block] });
+			continue;
+		}
+		if (m.role === 'assistant' && m.toolCalls?.length) {
+			out.push({
+				role: 'assistant',
+				content: [
+					...(m.content ? [{ type: 'text', text: m.content }] : []),
+					...m.toolCalls.map((c) => ({
+						type: 'tool_use',
+						id: c.id,
+						name: c.name,
+						input: toolInput(c.arguments),
+					})),
+				],
+			});
+			continue;
+		}
+		out.push({ role: m.role, content: m.content });
+	}
+	return out;
+}
+
+/** A tool call's arguments as the object Anthropic wants; broken JSON (from a model) as {}. */
+function toolInput(text: string): Record<string, unknown> {
+	try {
+		const value: unknown = JSON.parse(text || '{}');
+		return value && typeof value === 'object' && !Array.isArray(value)
+			? (value as Record<string, unknown>)
+			: {};
+	} catch {
+		return {};
+	}
+}
+
 export function buildRequest(
 	provider: Provider,
 	req: AiRequest,
@@ -67,18 +143,48 @@ export function buildRequest(
 				model: req.model,
 				max_tokens: req.maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
 				...(system.length ? { system: system.join('\n\n') } : {}),
-				messages: req.messages
-					.filter((m) => m.role !== 'system')
-					.map((m) => ({ role: m.role, content: m.content })),
+				messages: anthropicMessages(req.messages),
 				...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
 				...(req.stop?.length ? { stop_sequences: req.stop } : {}),
+				...(req.tools?.length
+					? {
+							tools: req.tools.map((t) => ({
+								name: t.name,
+								...(t.description ? { description: t.description } : {}),
+								input_schema: t.parameters,
+							})),
+							...(req.toolChoice && req.toolChoice !== 'auto'
+								? {
+										tool_choice:
+											typeof req.toolChoice === 'object'
+												? { type: 'tool', name: req.toolChoice.name }
+												: { type: req.toolChoice === 'required' ? 'any' : 'none' },
+									}
+								: {}),
+						}
+					: {}),
 			},
 		};
 	}
-	const messages = req.messages.map((m) => ({ role: m.role, content: m.content }));
+	const messages: Array<Record<string, unknown> & { role: string; content: string | null }> =
+		req.messages.map((m) =>
+			m.role === 'tool'
+				? { role: 'tool', tool_call_id: m.toolCallId ?? '', content: m.content }
+				: m.toolCalls?.length
+					? {
+							role: m.role,
+							content: m.content || null,
+							tool_calls: m.toolCalls.map((c) => ({
+								id: c.id,
+								type: 'function',
+								function: { name: c.name, arguments: c.arguments },
+							})),
+						}
+					: { role: m.role, content: m.content },
+		);
 	// json_object mode requires the word "JSON" in the messages; say it once, in a system message.
 	const instruction = req.responseFormat === 'json' ? jsonInstruction(req) : undefined;
-	if (instruction && !messages.some((m) => /json/i.test(m.content))) {
+	if (instruction && !messages.some((m) => /json/i.test(m.content ?? ''))) {
 		messages.unshift({ role: 'system', content: instruction });
 	}
 	return {
@@ -94,6 +200,26 @@ export function buildRequest(
 					}
 				: {}),
 			...(req.stop?.length ? { stop: req.stop } : {}),
+			...(req.tools?.length
+				? {
+						tools: req.tools.map((t) => ({
+							type: 'function',
+							function: {
+								name: t.name,
+								...(t.description ? { description: t.description } : {}),
+								parameters: t.parameters,
+							},
+						})),
+						...(req.toolChoice && req.toolChoice !== 'auto'
+							? {
+									tool_choice:
+										typeof req.toolChoice === 'object'
+											? { type: 'function', function: { name: req.toolChoice.name } }
+											: req.toolChoice,
+								}
+							: {}),
+					}
+				: {}),
 			...(req.responseFormat === 'json' ? { response_format: { type: 'json_object' } } : {}),
 			...(req.responseFormat === 'jsonSchema'
 				? {
@@ -141,6 +267,7 @@ const openAiAnswer = z.object({
 				.object({
 					content: z.string().nullable().optional(),
 					refusal: optionalText,
+					tool_calls: z.unknown().optional(),
 				})
 				.optional(),
 			finish_reason: optionalText,
@@ -151,7 +278,15 @@ const openAiAnswer = z.object({
 
 const anthropicAnswer = z.object({
 	model: optionalText,
-	content: z.array(z.object({ type: z.string(), text: z.string().optional() })),
+	content: z.array(
+		z.object({
+			type: z.string(),
+			text: z.string().optional(),
+			id: z.unknown().optional(),
+			name: z.unknown().optional(),
+			input: z.unknown().optional(),
+		}),
+	),
 	stop_reason: optionalText,
 	usage: usageOf(['input_tokens', 'output_tokens']),
 });
@@ -217,9 +352,15 @@ export function parseResponse(
 				status,
 			);
 		const blocks = a.content.filter((b) => b.type === 'text');
-		if (!blocks.length)
+		const toolCalls = toolCallsOf(
+			a.content
+				.filter((b) => b.type === 'tool_use')
+				.map((b) => ({ id: b.id, name: b.name, arguments: JSON.stringify(b.input ?? {}) })),
+		);
+		if (!blocks.length && !toolCalls.length)
 			throw new AiCallError('server_error', 'The answer has no text content', status);
 		return {
+			...(toolCalls.length ? { toolCalls } : {}),
 			text: blocks.map((b) => b.text ?? '').join(''),
 			model: a.model ?? model,
 			finishReason:
@@ -256,13 +397,47 @@ export function parseResponse(
 	}
 	if (choice.message?.refusal)
 		throw new AiCallError('content_filter', 'The model refused to answer', status);
+	const calls = choice.message?.tool_calls;
+	const toolCalls = toolCallsOf(
+		(Array.isArray(calls) ? calls : []).map(
+			(c: { id?: unknown; function?: { name?: unknown; arguments?: unknown } }) => ({
+				id: c?.id,
+				name: c?.function?.name,
+				arguments: c?.function?.arguments,
+			}),
+		),
+	);
 	return {
+		...(toolCalls.length ? { toolCalls } : {}),
 		text: choice.message?.content ?? '',
 		model: a.model ?? model,
 		finishReason: choice.finish_reason ?? 'stop',
 		inputTokens: a.usage.input,
 		outputTokens: a.usage.output,
 	};
+}
+
+let toolCallSeq = 0;
+
+/**
+ * Tool calls as the model wrote them, without the broken ones (no name). An agent matches every
+ * tool result to its call by id: a missing or repeated id gets a new unique one.
+ */
+function toolCallsOf(raw: Array<{ id: unknown; name: unknown; arguments: unknown }>): ToolCall[] {
+	const seen = new Set<string>();
+	const calls: ToolCall[] = [];
+	for (const c of raw) {
+		if (typeof c.name !== 'string' || !c.name) continue;
+		let id = typeof c.id === 'string' && c.id && !seen.has(c.id) ? c.id : '';
+		if (!id) id = `call_aip_${Date.now().toString(36)}_${(toolCallSeq++).toString(36)}`;
+		seen.add(id);
+		calls.push({
+			id,
+			name: c.name,
+			arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments ?? {}),
+		});
+	}
+	return calls;
 }
 
 /** The models a credential offers, for the model list in the editor. */

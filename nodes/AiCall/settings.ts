@@ -101,13 +101,16 @@ export interface ItemSettings {
 	budgets: BudgetUse[];
 }
 
-/** Settings that hold for the whole node run (read from the first item). */
-export function readNodeSettings(ctx: IExecuteFunctions) {
-	const o = ctx.getNodeParameter('options', 0, {}) as Options;
+/**
+ * Settings that hold for the whole node run (read from the first item; a chat model sub-node reads
+ * them for the root node's item it is asked for).
+ */
+export function readNodeSettings(ctx: IExecuteFunctions, i = 0) {
+	const o = ctx.getNodeParameter('options', i, {}) as Options;
 	return {
-		responseCache: ctx.getNodeParameter('responseCache', 0, 'off') as 'off' | 'exact' | 'key',
-		keepLastGood: ctx.getNodeParameter('keepLastGood', 0, false) as boolean,
-		circuitBreaker: ctx.getNodeParameter('circuitBreaker', 0, false) as boolean,
+		responseCache: ctx.getNodeParameter('responseCache', i, 'off') as 'off' | 'exact' | 'key',
+		keepLastGood: ctx.getNodeParameter('keepLastGood', i, false) as boolean,
+		circuitBreaker: ctx.getNodeParameter('circuitBreaker', i, false) as boolean,
 		breaker: {
 			name: o.breakerName || undefined,
 			consecutiveFailures: o.breakerConsecutiveFailures ?? 5,
@@ -116,27 +119,27 @@ export function readNodeSettings(ctx: IExecuteFunctions) {
 			windowMs: (o.breakerWindowSeconds ?? 60) * 1000,
 			cooldownMs: (o.breakerCooldownSeconds ?? 30) * 1000,
 		},
-		useFallbackCredential: ctx.getNodeParameter('useFallbackCredential', 0, false) as boolean,
+		useFallbackCredential: ctx.getNodeParameter('useFallbackCredential', i, false) as boolean,
 		maxConcurrency: Math.max(1, o.maxConcurrency ?? 5),
 		requestsPerMinute: o.requestsPerMinute ?? 0,
 		budgetUsd: o.budgetUsd ?? 0,
 		priceOverrides: o.priceOverrides,
-		sharedLimit: readSharedLimit(ctx),
-		usageLedger: ctx.getNodeParameter('usageLedger', 0, true) as boolean,
+		sharedLimit: readSharedLimit(ctx, i),
+		usageLedger: ctx.getNodeParameter('usageLedger', i, true) as boolean,
 		usageEventTtlMs: Math.max(0.01, o.usageEventDays ?? 7) * 86_400_000,
 	};
 }
 
 /** The shared limit's settings, or undefined when it is off; wrong numbers stop the node naming them. */
-function readSharedLimit(ctx: IExecuteFunctions): SharedLimitSettings | undefined {
-	if (!(ctx.getNodeParameter('sharedLimit', 0, false) as boolean)) return undefined;
-	const name = ctx.getNodeParameter('sharedLimitName', 0, '') as unknown;
+function readSharedLimit(ctx: IExecuteFunctions, i: number): SharedLimitSettings | undefined {
+	if (!(ctx.getNodeParameter('sharedLimit', i, false) as boolean)) return undefined;
+	const name = ctx.getNodeParameter('sharedLimitName', i, '') as unknown;
 	const problem = (message: string) =>
-		new NodeOperationError(ctx.getNode(), message, { itemIndex: 0 });
+		new NodeOperationError(ctx.getNode(), message, { itemIndex: i });
 	if (typeof name !== 'string' || !name.trim())
 		throw problem('"Limit Name" is empty: give the name every AI Call sharing the limit uses');
 	const number = (parameter: string, label: string, fallback: number) => {
-		const value = ctx.getNodeParameter(parameter, 0, fallback) as unknown;
+		const value = ctx.getNodeParameter(parameter, i, fallback) as unknown;
 		if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
 			throw problem(`"${label}" must be a number of 0 or more, got ${String(value)}`);
 		return value;
@@ -155,9 +158,12 @@ function readSharedLimit(ctx: IExecuteFunctions): SharedLimitSettings | undefine
 	return settings;
 }
 
-/** Reads item i's settings; a configuration mistake throws an error naming the parameter and the item. */
-export function readItemSettings(ctx: IExecuteFunctions, i: number): ItemSettings {
-	const reader = readers.get(ctx) ?? createReaders(ctx);
+/**
+ * Reads item i's settings; a configuration mistake throws an error naming the parameter and the item.
+ * `chat`: the chat model sub-node, whose messages come from the agent, not from parameters.
+ */
+export function readItemSettings(ctx: IExecuteFunctions, i: number, chat = false): ItemSettings {
+	const reader = readers.get(ctx) ?? createReaders(ctx, chat);
 	readers.set(ctx, reader);
 	try {
 		return reader(i);
@@ -168,7 +174,7 @@ export function readItemSettings(ctx: IExecuteFunctions, i: number): ItemSetting
 
 const readers = new WeakMap<IExecuteFunctions, (i: number) => ItemSettings>();
 
-function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
+function createReaders(ctx: IExecuteFunctions, chat: boolean): (i: number) => ItemSettings {
 	/** The first of this item's unusable values; the item fails with it, the node goes on. */
 	let problem: string | undefined;
 	const itemProblem = (message: string) => {
@@ -252,10 +258,12 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 			'',
 		);
 
-		let chat: ChatMessage[] = [];
-		if (promptType(i) === 'messages') {
-			chat = check(!messagesAreExpression, () => parseMessages(messages(i)), [], 'Messages');
-			if (!problem && !chat.some((c) => c.role !== 'system' && c.content.trim())) {
+		let messageList: ChatMessage[] = [];
+		if (chat) {
+			// the agent's conversation, per call
+		} else if (promptType(i) === 'messages') {
+			messageList = check(!messagesAreExpression, () => parseMessages(messages(i)), [], 'Messages');
+			if (!problem && !messageList.some((c) => c.role !== 'system' && c.content.trim())) {
 				itemProblem(
 					'"Messages" has no user or assistant message with text for this item: nothing to answer, no call was made',
 				);
@@ -273,13 +281,13 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 					'"User Prompt" is empty for this item (e.g. {{ $json.text }} found no text): nothing to answer, no call was made',
 				);
 			}
-			chat = [
+			messageList = [
 				...(system ? [{ role: 'system' as const, content: system }] : []),
 				{ role: 'user', content: user },
 			];
 		}
 
-		const format = responseFormat(i);
+		const format = chat ? 'text' : responseFormat(i);
 		const schema =
 			format === 'jsonSchema'
 				? check(!schemaIsExpression, () => schemaValidator(jsonSchema(i)), undefined, 'JSON Schema')
@@ -355,7 +363,7 @@ function createReaders(ctx: IExecuteFunctions): (i: number) => ItemSettings {
 			model: modelName,
 			request: {
 				model: modelName,
-				messages: problem ? [] : chat,
+				messages: problem ? [] : messageList,
 				temperature:
 					temperature ??
 					// OpenAI reasoning models accept no temperature but their own: the default is not sent to them

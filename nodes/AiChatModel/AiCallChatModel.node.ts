@@ -1,0 +1,191 @@
+import { supplyModel } from '@n8n/ai-node-sdk';
+import {
+	NodeConnectionTypes,
+	NodeOperationError,
+	type IExecuteFunctions,
+	type INodeType,
+	type INodeTypeDescription,
+	type ISupplyDataFunctions,
+	type SupplyData,
+} from 'n8n-workflow';
+
+import { toGenerateResult } from '../../lib/ai/chatMessages';
+import { TRANSIENT } from '../../lib/ai/failure';
+import { parsePriceOverrides } from '../../lib/ai/pricing';
+import { LimitRefusal } from '../../lib/ai/sharedLimit';
+import type { AiAnswer } from '../../lib/ai/wire';
+import { CallLimiter } from '../../lib/limit';
+import { readItemSettings, readNodeSettings } from '../AiCall/settings';
+import { createAiRuntime, FALLBACK, PRIMARY, retriesOf, searchModels } from '../shared/aiRuntime';
+import { hasExpression, rawParameter } from '../shared/parameters';
+import { storeCredentials } from '../shared/store';
+import { ProtectedChatModel } from './model';
+import { properties } from './properties';
+
+// A constant, not a literal in the description: n8n's lint rule on credential names cannot read a spread.
+const CREDENTIALS = [
+	{ name: PRIMARY, required: true },
+	{
+		name: FALLBACK,
+		required: true,
+		displayOptions: { show: { '/useFallbackCredential': [true] } },
+	},
+	...storeCredentials,
+];
+
+/**
+ * One limiter per execution and node: the agent asks for the model once per item, and "Max Calls
+ * in Flight" is the node's, across items. Keyed by the execution's cancel signal (one object per
+ * execution), so it goes when the execution does.
+ */
+const limiters = new WeakMap<object, Map<string, CallLimiter>>();
+const NO_SIGNAL = {};
+
+/** "gpt-4o-mini · Interactive" on the canvas, as the AI Call shows it. */
+const SUBTITLE =
+	'={{ (() => { let m; try { m = $parameter["model"]; } catch (e) { m = "="; }' +
+	' if (m && typeof m === "object") m = m.value;' +
+	' m = typeof m === "string" ? m.trim() : "";' +
+	' return (m === "=" ? "model from expression" : m || "no model") + " · " +' +
+	' ({ realtime: "Real-Time", interactive: "Interactive", batch: "Batch", custom: "Custom Timeout" }[$parameter["timeoutPreset"]] || "Interactive"); })() }}';
+
+export class AiCallChatModel implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'AI Call Chat Model',
+		name: 'aiCallChatModel',
+		icon: { light: 'file:aiCallChatModel.svg', dark: 'file:aiCallChatModel.dark.svg' },
+		group: ['transform'],
+		version: [1],
+		subtitle: SUBTITLE,
+		description:
+			'Chat model for the AI Agent and chains (OpenAI-compatible or Anthropic) with timeouts, retries, fallback models, budgets and cost in the usage ledger',
+		defaults: { name: 'AI Call Chat Model' },
+		inputs: [],
+		outputs: [NodeConnectionTypes.AiLanguageModel],
+		outputNames: ['Model'],
+		credentials: CREDENTIALS,
+		properties,
+	};
+
+	methods = { listSearch: { searchModels } };
+
+	async supplyData(this: ISupplyDataFunctions, itemIndex: number): Promise<SupplyData> {
+		// The parts of the context used here are the same for a sub-node as for a node's execute.
+		const ctx = this as unknown as IExecuteFunctions;
+		const node = this.getNode();
+		const settings = readNodeSettings(ctx, itemIndex);
+		// Configuration mistakes stop here, naming the parameter; the item's own values (an empty
+		// budget key) fail each of the agent's calls instead, as bad_request naming the field.
+		const s = readItemSettings(ctx, itemIndex, true);
+		if (s.fallbacks.some((f) => f.credential === 'fallback') && !settings.useFallbackCredential)
+			throw new NodeOperationError(
+				node,
+				'A fallback model uses the fallback credential: turn on "Fallbacks Use Another Credential" and choose one',
+				{ itemIndex },
+			);
+		let priceOverrides: ReturnType<typeof parsePriceOverrides>;
+		try {
+			priceOverrides = parsePriceOverrides(settings.priceOverrides);
+		} catch (error) {
+			throw new NodeOperationError(node, (error as Error).message, { itemIndex });
+		}
+		const rawBudgets = rawParameter(ctx, 'budgets') as { budget?: unknown[] } | string | undefined;
+		const runtime = await createAiRuntime(ctx, {
+			settings,
+			priceOverrides,
+			budgetsOn:
+				typeof rawBudgets === 'string' ? hasExpression(rawBudgets) : !!rawBudgets?.budget?.length,
+			usesFor: () => s.budgets,
+			itemIndex,
+		});
+		const { handler, redact } = runtime;
+		const targets = runtime.targets(s.model, s.fallbacks);
+		const cancel = this.getExecutionCancelSignal();
+		const byNode = limiters.get(cancel ?? NO_SIGNAL) ?? new Map<string, CallLimiter>();
+		limiters.set(cancel ?? NO_SIGNAL, byNode);
+		let limiter = byNode.get(node.id);
+		if (!limiter)
+			byNode.set(
+				node.id,
+				(limiter = new CallLimiter(settings.maxConcurrency, settings.requestsPerMinute)),
+			);
+		const workflow = this.getWorkflow();
+
+		const model = new ProtectedChatModel(
+			targets[0].provider,
+			s.model,
+			async (messages, tools, signal) => {
+				const r = await handler.run(
+					{
+						item: itemIndex,
+						request: { ...s.request, messages, ...(tools.length ? { tools } : {}) },
+						targets,
+						costTag: s.costTag,
+						workflow: { id: String(workflow.id ?? ''), name: String(workflow.name ?? '') },
+						executionId: this.getExecutionId(),
+						node: node.name,
+						attemptTimeoutMs: s.attemptTimeoutMs,
+						signal: signal && cancel ? AbortSignal.any([signal, cancel]) : (signal ?? cancel),
+					},
+					{
+						totalTimeoutMs: s.totalTimeoutMs,
+						maxRetries: s.maxRetries,
+						backoff: { baseMs: s.baseDelayMs, maxMs: s.maxDelayMs },
+						limiter: limiter!,
+						noCall: s.inputError ? { error: s.inputError, outcome: 'failed' } : undefined,
+						shape: (outcome, cost) => ({
+							text: redact.exact(outcome.answer.text),
+							toolCalls: (outcome.answer.toolCalls ?? []).map((c) => ({
+								...c,
+								arguments: redact.exact(c.arguments),
+							})),
+							finishReason: outcome.answer.finishReason,
+							model: outcome.answer.model,
+							cost: { ...cost },
+						}),
+					},
+				);
+				if (!r.ok) {
+					const { error, result } = r;
+					const retries = retriesOf(r.retries);
+					throw new NodeOperationError(
+						node,
+						redact.text(`${error.failureClass}: ${error.message}`),
+						{
+							itemIndex,
+							description: redact.text(
+								[
+									`model ${result.model}, ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}`,
+									retries.length
+										? `${retries.length} retried (${[...new Set(r.retries.map((x) => x.class))].join(', ')})`
+										: '',
+									result.fallbackUsed ? `fallback used after ${result.fallbackClass}` : '',
+									TRANSIENT.has(error.failureClass) ? 'transient: worth retrying later' : '',
+									error.retryAfterMs !== undefined ? `retry after ${error.retryAfterMs} ms` : '',
+									error instanceof LimitRefusal ? `shared limit "${error.limit}"` : '',
+									`cost ${result.cost.totalUsd} USD`,
+								]
+									.filter(Boolean)
+									.join('; '),
+							),
+						},
+					);
+				}
+				const a = r.answer as Pick<AiAnswer, 'text' | 'toolCalls' | 'finishReason'>;
+				if (r.retries.length || r.result.fallbackUsed)
+					this.addExecutionHints({
+						message: `${node.name}: ${r.retries.length} retr${r.retries.length === 1 ? 'y' : 'ies'}${r.result.fallbackUsed ? `, answered by fallback ${r.result.model} after ${r.result.fallbackClass}` : ''}`,
+						location: 'outputPane',
+					});
+				return toGenerateResult(a, r.result, {
+					cost: r.result.cost,
+					attempts: r.result.attempts,
+					retries: r.result.retries,
+					fallbackUsed: r.result.fallbackUsed,
+					answeredBy: r.result.model,
+				});
+			},
+		);
+		return supplyModel(this, model);
+	}
+}

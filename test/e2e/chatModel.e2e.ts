@@ -1,0 +1,311 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { installPackage, N8nApi, startN8n, type RunningN8n } from '../../scripts/n8n-runtime';
+import { startSimulator, type Simulator } from '../../simulator';
+import { eventually, printLogsOnFailure } from './helpers';
+
+// n8n's AI Agent (v3.1, as n8n 2.41.1 adds it) with the AI Call Chat Model and n8n's Calculator
+// tool, in real n8n with the package from its npm tarball. The model's credential is an
+// OpenAI-compatible simulator; its fallback model sits behind a second credential, an Anthropic
+// simulator: the tool call goes over both wire formats. Every call lands in the usage ledger,
+// which the AI Usage node reports per cost tag.
+
+type Json = Record<string, unknown>;
+
+const API_KEY = 'sk-e2e-agent-openai-7781';
+const ANTHROPIC_KEY = 'sk-ant-e2e-agent-5512';
+
+let n8n: RunningN8n;
+let api: N8nApi;
+/** The model's service (OpenAI-compatible). */
+let openai: Simulator;
+/** The fallback's service (Anthropic). */
+let anthropic: Simulator;
+let userFolder: string;
+const credentials: Record<string, { id: string; name: string }> = {};
+
+const T = {
+	webhook: ['n8n-nodes-base.webhook', 2.1],
+	respond: ['n8n-nodes-base.respondToWebhook', 1.5],
+	agent: ['@n8n/n8n-nodes-langchain.agent', 3.1],
+	calculator: ['@n8n/n8n-nodes-langchain.toolCalculator', 1],
+	chatModel: ['n8n-nodes-ai-patterns.aiCallChatModel', 1],
+	aiUsage: ['n8n-nodes-ai-patterns.aiUsage', 1],
+} as const;
+
+function node(name: string, [type, typeVersion]: readonly [string, number], parameters: Json) {
+	return {
+		id: randomUUID(),
+		name,
+		type,
+		typeVersion,
+		position: [0, 0],
+		parameters,
+		...(type === T.webhook[0] ? { webhookId: randomUUID() } : {}),
+	};
+}
+const main = (target: string, index = 0) => ({ node: target, type: 'main', index });
+
+/**
+ * POST {question, customer, tag} → AI Agent (model: AI Call Chat Model, tool: Calculator) →
+ * {output} on success, {error} from the Agent's error output. The model: sim-standard, fallback
+ * sim-large on the Anthropic credential for server errors; a budget per customer.
+ */
+function agentWorkflow(path: string, budgetLimitUsd: number) {
+	const chatModel = {
+		...node('AI Call Chat Model', T.chatModel, {
+			model: { __rl: true, mode: 'id', value: 'sim-standard' },
+			fallbacks: {
+				fallback: [{ model: 'sim-large', on: ['server_error', 'timeout'], credential: 'fallback' }],
+			},
+			useFallbackCredential: true,
+			budgets: {
+				budget: [
+					{
+						budgetName: `e2e-agent-${path}`,
+						budgetScope: 'key',
+						budgetKey: '={{ $json.body.customer }}',
+						budgetPeriod: 'day',
+						budgetTimeZone: 'UTC',
+						budgetLimitUsd,
+						budgetWarnPercent: 80,
+					},
+				],
+			},
+			options: {
+				maxTokens: 200,
+				maxRetries: 2,
+				baseDelayMs: 50,
+				maxDelayMs: 5000,
+				costTag: '={{ $json.body.tag }}',
+			},
+		}),
+		credentials: {
+			aiServiceApi: credentials.openai,
+			aiServiceFallbackApi: credentials.anthropic,
+		},
+	};
+	return {
+		name: `agent ${path}`,
+		nodes: [
+			node('POST', T.webhook, {
+				httpMethod: 'POST',
+				path,
+				responseMode: 'responseNode',
+				options: {},
+			}),
+			{
+				...node('AI Agent', T.agent, {
+					promptType: 'define',
+					text: '={{ $json.body.question }}',
+					options: {},
+				}),
+				onError: 'continueErrorOutput',
+			},
+			chatModel,
+			node('Calculator', T.calculator, {}),
+			node('Answer', T.respond, {
+				respondWith: 'json',
+				responseBody: '={{ { output: $json.output } }}',
+				options: {},
+			}),
+			node('Failure', T.respond, {
+				respondWith: 'json',
+				responseBody: '={{ { error: $json.error } }}',
+				options: { responseCode: 502 },
+			}),
+		],
+		connections: {
+			POST: { main: [[main('AI Agent')]] },
+			'AI Agent': { main: [[main('Answer')], [main('Failure')]] },
+			'AI Call Chat Model': {
+				ai_languageModel: [[{ node: 'AI Agent', type: 'ai_languageModel', index: 0 }]],
+			},
+			Calculator: { ai_tool: [[{ node: 'AI Agent', type: 'ai_tool', index: 0 }]] },
+		},
+	};
+}
+
+/** GET ?tag= → AI Usage Report for that cost tag over the last hour. */
+function reportWorkflow() {
+	return {
+		name: 'agent usage report',
+		nodes: [
+			node('GET report', T.webhook, {
+				path: 'agent-test/report',
+				responseMode: 'responseNode',
+				options: {},
+			}),
+			node('Report', T.aiUsage, {
+				operation: 'report',
+				window: 'lastHour',
+				groupBy: 'model',
+				filterTag: '={{ $json.query.tag }}',
+			}),
+			node('Respond report', T.respond, { respondWith: 'allIncomingItems', options: {} }),
+		],
+		connections: {
+			'GET report': { main: [[main('Report')]] },
+			Report: { main: [[main('Respond report')]] },
+		},
+	};
+}
+
+interface ReportRow {
+	group: { model: string | null };
+	calls: number;
+	succeeded: number;
+	failed: number;
+	attempts: number;
+	retries: number;
+	fallbacks: number;
+	inputTokens: number;
+	outputTokens: number;
+	costUsd: number;
+	failuresByClass: Record<string, number>;
+}
+
+async function ask(
+	path: string,
+	body: { question: string; customer: string; tag: string },
+): Promise<{ status: number; json: { output?: string; error?: string } }> {
+	const res = await fetch(`${n8n.url}/webhook/${path}`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json' },
+		body: JSON.stringify(body),
+	});
+	const text = await res.text();
+	try {
+		return { status: res.status, json: JSON.parse(text) };
+	} catch {
+		throw new Error(`POST ${path}: ${res.status} ${text}`);
+	}
+}
+
+/** The ledger's rows for a tag, once they hold `calls` calls (the ledger flushes within a second or so). */
+async function report(tag: string, calls: number): Promise<ReportRow[]> {
+	return eventually(`${calls} calls in the ledger for tag ${tag}`, async () => {
+		const res = await fetch(`${n8n.url}/webhook/agent-test/report?tag=${encodeURIComponent(tag)}`);
+		const rows = (await res.json()) as ReportRow[] | ReportRow;
+		const list = (Array.isArray(rows) ? rows : [rows]).filter((r) => r.calls);
+		return list.reduce((n, r) => n + r.calls, 0) >= calls ? list : undefined;
+	});
+}
+
+const chatRequests = (sim: Simulator) =>
+	sim.counters().byEndpoint['POST /v1/chat/completions'] ?? 0;
+const messageRequests = (sim: Simulator) => sim.counters().byEndpoint['POST /v1/messages'] ?? 0;
+const byModel = (rows: ReportRow[], model: string) => rows.find((r) => r.group.model === model);
+
+describe('AI Agent with the AI Call Chat Model in real n8n', () => {
+	beforeAll(async () => {
+		userFolder = mkdtempSync(join(tmpdir(), 'n8n-e2e-agent-'));
+		await installPackage(userFolder, { mode: 'pack' });
+		openai = await startSimulator({ apiKeys: [API_KEY] });
+		anthropic = await startSimulator({ apiKeys: [ANTHROPIC_KEY] });
+		n8n = await startN8n({ userFolder });
+		api = new N8nApi(n8n.url);
+		await api.setupOwner();
+		for (const [key, name, data] of [
+			['openai', 'AI Service', { provider: 'openai', baseUrl: openai.baseUrl, apiKey: API_KEY }],
+			[
+				'anthropic',
+				'AI Service (Anthropic)',
+				{ provider: 'anthropic', baseUrl: anthropic.baseUrl, apiKey: ANTHROPIC_KEY },
+			],
+		] as const) {
+			const type = key === 'openai' ? 'aiServiceApi' : 'aiServiceFallbackApi';
+			credentials[key] = { id: (await api.createCredential(name, type, data)).id, name };
+		}
+		await api.importWorkflow(agentWorkflow('agent-test/ask', 1));
+		// a budget below one call's worst case: every call is refused before it is sent
+		await api.importWorkflow(agentWorkflow('agent-test/ask-tight', 0.00001));
+		await api.importWorkflow(reportWorkflow());
+	}, 600_000);
+
+	afterAll(async () => {
+		await n8n?.stop();
+		await openai?.close();
+		await anthropic?.close();
+		if (userFolder) rmSync(userFolder, { recursive: true, force: true });
+	});
+
+	beforeEach(() => {
+		for (const sim of [openai, anthropic]) {
+			sim.reset();
+			sim.setFault(undefined);
+		}
+	});
+	printLogsOnFailure(() => n8n);
+
+	it('answers with the tool: the model calls the Calculator, the Agent runs it, the model answers with its result; both calls in the ledger with their cost', async () => {
+		const tag = `e2e-answer-${Date.now()}`;
+		const reply = await ask('agent-test/ask', { question: '6 * 7', customer: 'acme', tag });
+		expect(reply.status).toBe(200);
+		expect(reply.json.output).toContain('42');
+		// one call that asked for the tool, one that answered with its result
+		expect(chatRequests(openai)).toBe(2);
+		expect(openai.counters().toolCalls).toBe(1);
+		const [row] = await report(tag, 2);
+		expect(row).toMatchObject({
+			group: { model: 'sim-standard' },
+			calls: 2,
+			succeeded: 2,
+			retries: 0,
+		});
+		expect(row.costUsd).toBeGreaterThan(0);
+		expect(row.inputTokens).toBeGreaterThan(0);
+	});
+
+	it('a 429 with Retry-After is waited out and retried inside the model: the Agent answers, the ledger shows the retry', async () => {
+		openai.setFault('fail-first=1;status=429;retry-after=1');
+		const tag = `e2e-429-${Date.now()}`;
+		const started = Date.now();
+		const reply = await ask('agent-test/ask', { question: '6 * 7', customer: 'acme', tag });
+		expect(reply.status).toBe(200);
+		expect(reply.json.output).toContain('42');
+		expect(Date.now() - started).toBeGreaterThanOrEqual(1000); // Retry-After: 1 s
+		expect(chatRequests(openai)).toBe(3);
+		const [row] = await report(tag, 2);
+		expect(row).toMatchObject({ calls: 2, succeeded: 2, attempts: 3, retries: 1, fallbacks: 0 });
+	});
+
+	it('a 500 storm on the model: retried, then the fallback model on the Anthropic credential answers, tool call included', async () => {
+		openai.setFault('status=500');
+		const tag = `e2e-storm-${Date.now()}`;
+		const reply = await ask('agent-test/ask', { question: '6 * 7', customer: 'acme', tag });
+		expect(reply.status).toBe(200);
+		expect(reply.json.output).toContain('42');
+		// each of the two calls: 1 attempt + 2 retries at the model, then the fallback
+		expect(chatRequests(openai)).toBe(6);
+		expect(messageRequests(anthropic)).toBe(2);
+		expect(anthropic.counters().toolCalls).toBe(1);
+		const rows = await report(tag, 2);
+		const fallback = byModel(rows, 'sim-large');
+		expect(fallback).toMatchObject({ calls: 2, succeeded: 2, retries: 4, fallbacks: 2 });
+		expect(fallback!.attempts).toBe(8);
+		expect(fallback!.costUsd).toBeGreaterThan(0);
+	});
+
+	it("a spent budget refuses the Agent's call before anything is sent: the Agent's error output names budget_exceeded", async () => {
+		const tag = `e2e-budget-${Date.now()}`;
+		const reply = await ask('agent-test/ask-tight', { question: '6 * 7', customer: 'acme', tag });
+		expect(reply.status).toBe(502);
+		expect(reply.json.error).toMatch(/budget_exceeded/);
+		expect(chatRequests(openai)).toBe(0);
+		const [row] = await report(tag, 1);
+		expect(row).toMatchObject({ calls: 1, failed: 1, attempts: 0, costUsd: 0 });
+		expect(row.failuresByClass).toEqual({ budget_exceeded: 1 });
+	});
+
+	it('no key leaves n8n: not in answers, errors or the log, even when the service echoes it', async () => {
+		openai.setFault('echo-key');
+		const tag = `e2e-echo-${Date.now()}`;
+		const reply = await ask('agent-test/ask', { question: '6 * 7', customer: 'acme', tag });
+		expect(JSON.stringify(reply.json)).not.toContain(API_KEY);
+		expect(n8n.logTail(2000)).not.toContain(API_KEY);
+	});
+});
