@@ -118,8 +118,7 @@ const SUMMARY_FIELDS = [
  * when there is none.
  */
 export function readFailure(value: unknown): Failure | undefined {
-	if (typeof value === 'string' && value.trim())
-		return { class: 'unknown', summary: { class: 'unknown', message: value } };
+	if (typeof value === 'string' && value.trim()) return fromMessage(value);
 	if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
 	const error = value as Record<string, unknown>;
 	const message = typeof error.message === 'string' ? error.message : '';
@@ -145,6 +144,24 @@ export function readFailure(value: unknown): Failure | undefined {
 		class: cls,
 		retryAfterMs: wait !== undefined && wait >= 0 ? Math.min(wait, MAX_QUEUE_WAIT_MS) : undefined,
 		summary,
+	};
+}
+
+/**
+ * A bare message, as n8n's AI Agent puts a model's error on its error output (`{error: message}`).
+ * The AI Call Chat Model's messages start with the class and end with the wait the service asked
+ * for ("rate_limited: HTTP 429 … (retry after 2000 ms)"): both are read back; any other text is
+ * class unknown.
+ */
+function fromMessage(message: string): Failure {
+	const named = /^([a-z_]+): /.exec(message)?.[1];
+	const cls = named && (FAILURE_CLASSES as readonly string[]).includes(named) ? named : 'unknown';
+	const wait = readNumber(/\(retry after (\d+) ms\)\s*$/.exec(message)?.[1]);
+	const text = message.length > 2000 ? `${message.slice(0, 2000)}…` : message;
+	return {
+		class: cls,
+		...(wait !== undefined ? { retryAfterMs: Math.min(wait, MAX_QUEUE_WAIT_MS) } : {}),
+		summary: { class: cls, message: text },
 	};
 }
 

@@ -278,7 +278,6 @@ export class AiCall implements INodeType {
 			// its message leaves redacted as well
 			if (fault instanceof NodeOperationError) {
 				fault.message = redact.text(fault.message);
-				// eslint-disable-next-line @n8n/community-nodes/require-node-api-error -- already n8n's error, redacted
 				throw fault;
 			}
 			throw new NodeOperationError(node, redact.text((fault as Error).message ?? String(fault)));

@@ -35,6 +35,9 @@ const T = {
 	idempotencyGuard: [`${PACKAGE}.idempotencyGuard`, 1.1],
 	jobQueue: [`${PACKAGE}.jobQueue`, 1],
 	aiUsage: [`${PACKAGE}.aiUsage`, 1],
+	aiCallChatModel: [`${PACKAGE}.aiCallChatModel`, 1],
+	agent: ['@n8n/n8n-nodes-langchain.agent', 3.1],
+	codeTool: ['@n8n/n8n-nodes-langchain.toolCode', 1.3],
 };
 
 /** The credential the AI Call nodes name; `npm run demo` and the tests point it at their own. */
@@ -103,9 +106,17 @@ class Workflow {
 	connect(from, to, output = 0, input = 0) {
 		for (const n of [from, to])
 			if (!this.nodes.some((x) => x.name === n)) throw new Error(`${this.file}: no node ${n}`);
-		const outputs = (this.connections[from] ??= { main: [] }).main;
+		const outputs = ((this.connections[from] ??= {}).main ??= []);
 		while (outputs.length <= output) outputs.push([]);
 		outputs[output].push({ node: to, type: 'main', index: input });
+		return this;
+	}
+
+	/** Connects a sub-node (a chat model, a tool) to its root node: `type` as ai_languageModel. */
+	supply(from, to, type) {
+		for (const n of [from, to])
+			if (!this.nodes.some((x) => x.name === n)) throw new Error(`${this.file}: no node ${n}`);
+		(this.connections[from] ??= {})[type] = [[{ node: to, type, index: 0 }]];
 		return this;
 	}
 

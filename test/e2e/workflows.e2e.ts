@@ -234,6 +234,49 @@ describe('sync-request-response: POST /webhook/ai/sync', () => {
 	});
 });
 
+describe("support-agent: POST /webhook/ai/support (n8n's AI Agent with the AI Call Chat Model)", () => {
+	it('answers 200: the agent looked the order up with its tool, and the answer is counted in the cost per answer', async () => {
+		const reply = await call('POST', 'ai/support', {
+			customer: 'acme',
+			question: 'Where is my order 12345?',
+		});
+		expect(reply.status).toBe(200);
+		expect(reply.body.answer).toContain('Order 12345: shipped, arrives on Friday.');
+		expect(sim.counters().toolCalls).toBe(1);
+		const cost = await eventually('the answer in the cost report', async () => {
+			const r = await call('GET', 'ai/support/cost');
+			return r.body?.outcomes?.['support-answer'] >= 1 && r.body.calls >= 2 ? r.body : undefined;
+		});
+		expect(cost.costUsd).toBeGreaterThan(0);
+		expect(cost.costPerOutcome['support-answer']).toBeGreaterThan(0);
+	});
+
+	it('answers 503 with Retry-After when the AI stays rate limited (the chat model retried first)', async () => {
+		sim.setFault('status=429;retry-after=1');
+		const reply = await call('POST', 'ai/support', { customer: 'acme', question: 'Hello?' });
+		expect(reply.status).toBe(503);
+		expect(reply.body.error).toBe('busy');
+		expect(Number(reply.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+		// 1 attempt + 2 retries (Max Retries 2); the fallback model is only for server errors
+		expect(sim.counters().byEndpoint['POST /v1/chat/completions']).toBe(3);
+	});
+
+	it('answers degraded when the AI is broken: the fallback model failed too', async () => {
+		sim.setFault('status=500');
+		const reply = await call('POST', 'ai/support', { customer: 'acme', question: 'Hello?' });
+		expect(reply.status).toBe(200);
+		expect(reply.headers.get('x-fallback')).toBe('degraded');
+		expect(reply.body.fallback).toBe('degraded');
+	});
+
+	it('answers 400 without a customer, without calling the AI', async () => {
+		const reply = await call('POST', 'ai/support', { question: 'Hello?' });
+		expect(reply.status).toBe(400);
+		expect(JSON.stringify(reply.body.problems)).toContain('customer');
+		expect(sim.counters().requests).toBe(0);
+	});
+});
+
 describe('webhook-pipeline: POST /webhook/ai/documents', () => {
 	const contract = (id: string) => ({
 		documentId: id,

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { toChatMessages, toGenerateResult } from '../../lib/ai/chatMessages';
 import { estimateTokens } from '../../lib/ai/sharedLimit';
 import { buildRequest, parseResponse, type AiRequest, type ChatMessage } from '../../lib/ai/wire';
-import { ProtectedChatModel, type ChatCall } from '../../nodes/AiChatModel/model';
+import { ProtectedChatModel, type ChatCall } from '../../nodes/AiCallChatModel/model';
 
 // Tool calling for the chat model sub-node: the agent's conversation in both wire formats, tool
 // calls out of both answers, and the SDK model the agent gets.

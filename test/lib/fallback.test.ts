@@ -248,6 +248,25 @@ describe('reading the failure', () => {
 		});
 	});
 
+	it("reads the class and the wait back from an AI Call Chat Model's message on an Agent's error output", () => {
+		expect(
+			readFailure('rate_limited: HTTP 429 from the AI service: slow down (retry after 2000 ms)'),
+		).toEqual({
+			class: 'rate_limited',
+			retryAfterMs: 2000,
+			summary: {
+				class: 'rate_limited',
+				message: 'rate_limited: HTTP 429 from the AI service: slow down (retry after 2000 ms)',
+			},
+		});
+		expect(readFailure('budget_exceeded: Budget "x" is spent')?.class).toBe('budget_exceeded');
+		// a word that is no failure class, or a wait not at the end, is just text
+		expect(readFailure('warning: disk (retry after 5 ms) full')).toEqual({
+			class: 'unknown',
+			summary: { class: 'unknown', message: 'warning: disk (retry after 5 ms) full' },
+		});
+	});
+
 	it('finds no failure in nothing, blanks, lists or numbers', () => {
 		for (const value of [undefined, null, '', '  ', [], 42, true])
 			expect(readFailure(value)).toBeUndefined();

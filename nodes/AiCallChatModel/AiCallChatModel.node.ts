@@ -150,7 +150,11 @@ export class AiCallChatModel implements INodeType {
 					const retries = retriesOf(r.retries);
 					throw new NodeOperationError(
 						node,
-						redact.text(`${error.failureClass}: ${error.message}`),
+						// "<class>: <message> (retry after <ms> ms)": what the Fallback Router reads back from
+						// the Agent's error output, which keeps only the message
+						redact.text(
+							`${error.failureClass}: ${error.message}${error.retryAfterMs !== undefined ? ` (retry after ${Math.round(error.retryAfterMs)} ms)` : ''}`,
+						),
 						{
 							itemIndex,
 							description: redact.text(
@@ -161,7 +165,6 @@ export class AiCallChatModel implements INodeType {
 										: '',
 									result.fallbackUsed ? `fallback used after ${result.fallbackClass}` : '',
 									TRANSIENT.has(error.failureClass) ? 'transient: worth retrying later' : '',
-									error.retryAfterMs !== undefined ? `retry after ${error.retryAfterMs} ms` : '',
 									error instanceof LimitRefusal ? `shared limit "${error.limit}"` : '',
 									`cost ${result.cost.totalUsd} USD`,
 								]
