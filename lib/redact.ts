@@ -34,6 +34,12 @@ export interface Redactor {
 	text(value: string): string;
 	/** The model's answer: only the secrets themselves removed (strings inside objects and arrays too). */
 	exact<T>(value: T): T;
+	/**
+	 * A streamed answer, as `exact` would leave it: each piece out as it comes, except the last few
+	 * characters (one less than the longest secret), held until the next piece or `end`, so that a
+	 * secret split across pieces is still removed whole.
+	 */
+	stream(): { push(piece: string): string; end(): string };
 }
 
 /** The secrets of an AI Service credential: the API key and every Extra Headers value. */
@@ -82,5 +88,22 @@ export function createRedactor(secrets: Iterable<string>): Redactor {
 			return out;
 		},
 		exact: <T>(value: T) => (ordered.length ? (deep(value, 0) as T) : value),
+		stream: () => {
+			const hold = Math.max(0, (ordered[0]?.length ?? 0) - 1);
+			let pending = '';
+			return {
+				push(piece) {
+					pending = exactText(pending + piece);
+					const out = pending.slice(0, Math.max(0, pending.length - hold));
+					pending = pending.slice(out.length);
+					return out;
+				},
+				end() {
+					const out = exactText(pending);
+					pending = '';
+					return out;
+				},
+			};
+		},
 	};
 }

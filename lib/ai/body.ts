@@ -16,8 +16,11 @@ export async function readBodyText(
 	status: number,
 	signal: AbortSignal,
 	maxBytes = MAX_RESPONSE_BYTES,
+	onChunk?: (text: string) => void,
 ): Promise<string> {
 	const chunks: Buffer[] = [];
+	// a streamed 2xx answer: its text as it arrives (a character split across chunks waits for its rest)
+	const live = onChunk && status >= 200 && status < 300 ? new TextDecoder('utf-8') : undefined;
 	let size = 0;
 	const onAbort = () => stream.destroy();
 	if (signal.aborted) onAbort();
@@ -35,6 +38,10 @@ export async function readBodyText(
 				);
 			}
 			chunks.push(buffer);
+			if (live) {
+				const text = live.decode(buffer, { stream: true });
+				if (text) onChunk!(text);
+			}
 		}
 	} catch (error) {
 		// destroyed by our abort: the abort's reason, not the stream's "premature close"

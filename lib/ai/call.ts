@@ -8,6 +8,7 @@ import { fullJitter, sleep, type BackoffOptions } from '../backoff';
 import type { CallLimiter } from '../limit';
 import type { AttemptContext, Entry } from './policy';
 import { estimateTokens } from './sharedLimit';
+import { createStreamReader, type StreamDelta } from './stream';
 import { AiCallError, classifyThrown, retryAfterMs, type FailureClass } from './failure';
 import {
 	buildRequest,
@@ -29,6 +30,8 @@ export interface TransportRequest {
 	 * close the connection and settle at once: the attempt's limiter slot is held until it settles.
 	 */
 	signal: AbortSignal;
+	/** A streamed request: the 2xx body's text as it arrives (the whole text is returned too). */
+	onChunk?: (text: string) => void;
 }
 
 export interface TransportResponse {
@@ -72,6 +75,11 @@ export interface CallPolicy {
 	validate?: (value: unknown) => string | undefined;
 	onRetry?: (retry: RetryRecord) => void;
 	onTimeout?: (info: { attempt: number; model: string; timeoutMs: number }) => void;
+	/**
+	 * With request.stream: each piece of the answer as it arrives. Once a piece went out, a failure
+	 * of that attempt is final (no retry, no fallback): the consumer has already shown it.
+	 */
+	onDelta?: (delta: StreamDelta) => void;
 	/** The execution's cancel signal. */
 	signal?: AbortSignal;
 	random?: () => number;
@@ -133,6 +141,12 @@ export function parseJsonOutput(
 	return { ok: true, value };
 }
 
+/** Whether an answer is Server-Sent Events (a service may answer a stream request with plain JSON). */
+function isEventStream(response: TransportResponse): boolean {
+	const type = response.headers['content-type'];
+	return /text\/event-stream/i.test(Array.isArray(type) ? type.join(',') : String(type ?? ''));
+}
+
 export async function callAi(
 	request: AiRequest,
 	targets: Target[],
@@ -152,6 +166,9 @@ export async function callAi(
 	let target = targets[0];
 	let fallbackUsed = false;
 	let fallbackClass: FailureClass | undefined;
+	/** A streamed piece reached the consumer: nothing can be taken back by trying again. */
+	let emitted = false;
+	const streaming = request.stream === true && policy.onDelta !== undefined;
 
 	const common = (): Common => ({
 		attempts,
@@ -234,6 +251,12 @@ export async function callAi(
 			abort.abort(timedOut);
 		}, timeoutMs);
 		let answer: AiAnswer;
+		const reader = streaming
+			? createStreamReader(t.provider, t.model, (delta) => {
+					emitted = true;
+					policy.onDelta!(delta);
+				})
+			: undefined;
 		try {
 			let response: TransportResponse;
 			try {
@@ -243,6 +266,7 @@ export async function callAi(
 					credential: t.credential,
 					timeoutMs,
 					signal,
+					...(reader ? { onChunk: (text: string) => reader.push(text) } : {}),
 				});
 			} catch (error) {
 				// The socket is closed now; one turn of the event loop lets its close go out (and a
@@ -252,13 +276,16 @@ export async function callAi(
 			} finally {
 				clearTimeout(timer);
 			}
-			answer = parseResponse(
-				t.provider,
-				t.model,
-				response.status,
-				response.text,
-				retryAfterMs(response.headers),
-			);
+			answer =
+				reader && response.status >= 200 && response.status < 300 && isEventStream(response)
+					? reader.finish()
+					: parseResponse(
+							t.provider,
+							t.model,
+							response.status,
+							response.text,
+							retryAfterMs(response.headers),
+						);
 		} catch (error) {
 			if (policy.signal?.aborted) throw error; // the execution was cancelled: not an AI failure
 			throw abort.signal.aborted
@@ -299,6 +326,7 @@ export async function callAi(
 			}
 			// A refusal (our own shared limit already waited as long as allowed, a budget, an open
 			// breaker) would only say no again at once: the caller (or the Router) retries later.
+			if (emitted) return fail(lastError); // the consumer showed part of this answer
 			if (!lastError.retryable || refused || retry >= policy.maxRetries) break;
 			const asked = lastError.retryAfterMs;
 			// A service that asks for a longer wait than we allow gets reported (retryAfterMs), not hammered.

@@ -10,7 +10,13 @@
  */
 import type { BackoffOptions } from '../backoff';
 import type { CallLimiter } from '../limit';
-import { callAi, type CallOutcome, type RetryRecord, type Transport } from './call';
+import {
+	callAi,
+	type CallOutcome,
+	type CallPolicy,
+	type RetryRecord,
+	type Transport,
+} from './call';
 import { AiCallError, type FailureClass } from './failure';
 import type {
 	AiPolicy,
@@ -49,6 +55,8 @@ export interface RunSettings {
 	 * an outage drill ('simulated'). The policies' `done` still sees it.
 	 */
 	noCall?: { error: AiCallError; outcome: 'failed' | 'simulated' };
+	/** A streamed call (call.request.stream): each piece of the answer as it arrives (callAi's onDelta). */
+	onDelta?: CallPolicy['onDelta'];
 	/** A fresh answer as the item shows it, and as `done` (the cache) keeps it. */
 	shape: (outcome: Answered, cost: Cost) => Record<string, unknown>;
 }
@@ -245,6 +253,7 @@ export function createAiHandler(options: AiHandlerOptions): AiHandler {
 					backoff: settings.backoff,
 					limiter: settings.limiter,
 					validate: settings.validate,
+					onDelta: settings.onDelta,
 					signal: call.signal,
 					now: options.now,
 					random: options.random,

@@ -121,7 +121,7 @@ export interface UndiciTransportOptions extends Omit<PoolSettings, 'ignoreSsl'> 
  * a redirect is an answer (3xx), never followed.
  */
 export function undiciTransport(options: UndiciTransportOptions): Transport {
-	return async ({ url, body, credential, timeoutMs, signal }) => {
+	return async ({ url, body, credential, timeoutMs, signal, onChunk }) => {
 		const target = new URL(url);
 		if (options.egress) {
 			const checked = await options.egress.validateUrl(target);
@@ -147,7 +147,7 @@ export function undiciTransport(options: UndiciTransportOptions): Transport {
 				headers: {
 					...options.headers(credential),
 					'content-type': 'application/json',
-					accept: 'application/json',
+					accept: onChunk ? 'text/event-stream' : 'application/json',
 					'content-length': String(Buffer.byteLength(payload)),
 				},
 				body: payload,
@@ -156,7 +156,7 @@ export function undiciTransport(options: UndiciTransportOptions): Transport {
 				headersTimeout: timeoutMs + 1000,
 				bodyTimeout: timeoutMs + 1000,
 			});
-			text = await readBodyText(response.body, response.statusCode, signal);
+			text = await readBodyText(response.body, response.statusCode, signal, undefined, onChunk);
 		} catch (error) {
 			await settled();
 			throw error;

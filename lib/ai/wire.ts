@@ -41,6 +41,11 @@ export interface AiRequest {
 	schema?: Record<string, unknown>;
 	tools?: ToolSpec[];
 	toolChoice?: ToolChoice;
+	/**
+	 * Ask for Server-Sent Events (stream.ts reads them). With tools, one tool call per answer:
+	 * n8n's SDK stream adapter gives every tool-call piece index 0, so parallel calls would merge.
+	 */
+	stream?: boolean;
 }
 
 export type FinishReason =
@@ -129,6 +134,32 @@ function toolInput(text: string): Record<string, unknown> {
 	}
 }
 
+function anthropicToolChoice(req: AiRequest): Record<string, unknown> {
+	const choice = req.toolChoice ?? 'auto';
+	if (choice === 'none') return { tool_choice: { type: 'none' } };
+	const type =
+		typeof choice === 'object'
+			? { type: 'tool', name: choice.name }
+			: { type: choice === 'required' ? 'any' : 'auto' };
+	if (req.stream) return { tool_choice: { ...type, disable_parallel_tool_use: true } };
+	return choice === 'auto' ? {} : { tool_choice: type };
+}
+
+function openAiToolChoice(req: AiRequest): Record<string, unknown> {
+	const choice = req.toolChoice ?? 'auto';
+	return {
+		...(choice === 'auto'
+			? {}
+			: {
+					tool_choice:
+						typeof choice === 'object'
+							? { type: 'function', function: { name: choice.name } }
+							: choice,
+				}),
+		...(req.stream && choice !== 'none' ? { parallel_tool_calls: false } : {}),
+	};
+}
+
 export function buildRequest(
 	provider: Provider,
 	req: AiRequest,
@@ -146,6 +177,7 @@ export function buildRequest(
 				messages: anthropicMessages(req.messages),
 				...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
 				...(req.stop?.length ? { stop_sequences: req.stop } : {}),
+				...(req.stream ? { stream: true } : {}),
 				...(req.tools?.length
 					? {
 							tools: req.tools.map((t) => ({
@@ -153,14 +185,7 @@ export function buildRequest(
 								...(t.description ? { description: t.description } : {}),
 								input_schema: t.parameters,
 							})),
-							...(req.toolChoice && req.toolChoice !== 'auto'
-								? {
-										tool_choice:
-											typeof req.toolChoice === 'object'
-												? { type: 'tool', name: req.toolChoice.name }
-												: { type: req.toolChoice === 'required' ? 'any' : 'none' },
-									}
-								: {}),
+							...anthropicToolChoice(req),
 						}
 					: {}),
 			},
@@ -200,6 +225,7 @@ export function buildRequest(
 					}
 				: {}),
 			...(req.stop?.length ? { stop: req.stop } : {}),
+			...(req.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
 			...(req.tools?.length
 				? {
 						tools: req.tools.map((t) => ({
@@ -210,14 +236,7 @@ export function buildRequest(
 								parameters: t.parameters,
 							},
 						})),
-						...(req.toolChoice && req.toolChoice !== 'auto'
-							? {
-									tool_choice:
-										typeof req.toolChoice === 'object'
-											? { type: 'function', function: { name: req.toolChoice.name } }
-											: req.toolChoice,
-								}
-							: {}),
+						...openAiToolChoice(req),
 					}
 				: {}),
 			...(req.responseFormat === 'json' ? { response_format: { type: 'json_object' } } : {}),
@@ -423,7 +442,9 @@ let toolCallSeq = 0;
  * Tool calls as the model wrote them, without the broken ones (no name). An agent matches every
  * tool result to its call by id: a missing or repeated id gets a new unique one.
  */
-function toolCallsOf(raw: Array<{ id: unknown; name: unknown; arguments: unknown }>): ToolCall[] {
+export function toolCallsOf(
+	raw: Array<{ id: unknown; name: unknown; arguments: unknown }>,
+): ToolCall[] {
 	const seen = new Set<string>();
 	const calls: ToolCall[] = [];
 	for (const c of raw) {

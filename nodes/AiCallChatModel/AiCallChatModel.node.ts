@@ -114,11 +114,18 @@ export class AiCallChatModel implements INodeType {
 		const model = new ProtectedChatModel(
 			targets[0].provider,
 			s.model,
-			async (messages, tools, signal) => {
+			async (messages, tools, signal, onText) => {
+				// a streamed answer's text leaves redacted too, a secret split across pieces included
+				const streamRedact = onText ? redact.stream() : undefined;
 				const r = await handler.run(
 					{
 						item: itemIndex,
-						request: { ...s.request, messages, ...(tools.length ? { tools } : {}) },
+						request: {
+							...s.request,
+							messages,
+							...(tools.length ? { tools } : {}),
+							...(onText ? { stream: true } : {}),
+						},
 						targets,
 						costTag: s.costTag,
 						workflow: { id: String(workflow.id ?? ''), name: String(workflow.name ?? '') },
@@ -133,6 +140,13 @@ export class AiCallChatModel implements INodeType {
 						backoff: { baseMs: s.baseDelayMs, maxMs: s.maxDelayMs },
 						limiter: limiter!,
 						noCall: s.inputError ? { error: s.inputError, outcome: 'failed' } : undefined,
+						onDelta: streamRedact
+							? (delta) => {
+									if (delta.type !== 'text') return;
+									const text = streamRedact.push(delta.text);
+									if (text) onText!(text);
+								}
+							: undefined,
 						shape: (outcome, cost) => ({
 							text: redact.exact(outcome.answer.text),
 							toolCalls: (outcome.answer.toolCalls ?? []).map((c) => ({
@@ -145,6 +159,8 @@ export class AiCallChatModel implements INodeType {
 						}),
 					},
 				);
+				const rest = streamRedact?.end();
+				if (rest) onText!(rest);
 				if (!r.ok) {
 					const { error, result } = r;
 					const retries = retriesOf(r.retries);

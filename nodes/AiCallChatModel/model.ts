@@ -15,10 +15,15 @@ import {
 import { toChatMessages } from '../../lib/ai/chatMessages';
 import type { ChatMessage, ToolSpec } from '../../lib/ai/wire';
 
+/**
+ * One protected call. With `onText` the answer is streamed: its text pieces go there as they
+ * arrive (already redacted); the result still holds the whole answer.
+ */
 export type ChatCall = (
 	messages: ChatMessage[],
 	tools: ToolSpec[],
 	signal: AbortSignal | undefined,
+	onText?: (text: string) => void,
 ) => Promise<GenerateResult>;
 
 export class ProtectedChatModel extends BaseChatModel {
@@ -38,14 +43,44 @@ export class ProtectedChatModel extends BaseChatModel {
 	}
 
 	/**
-	 * The answer of one protected call, in pieces the agent forwards to a streaming chat: text,
-	 * then each tool call, then the finish. Retries and fallbacks need the whole answer first, so
-	 * the text arrives at once, not token by token.
+	 * A streamed call: the text as the service sends it, then each tool call whole (n8n's SDK stream
+	 * adapter gives every tool-call piece index 0; whole calls after the text keep them apart),
+	 * then the finish with the usage. Retries and fallbacks happen until the first piece is out.
 	 */
 	async *stream(messages: Message[], config?: ChatModelConfig): AsyncIterable<StreamChunk> {
-		const result = await this.generate(messages, config);
+		const signal = (config as { signal?: AbortSignal } | undefined)?.signal ?? config?.abortSignal;
+		const pieces: string[] = [];
+		let wake: (() => void) | undefined;
+		let settled = false;
+		let streamed = false;
+		let outcome: { result: GenerateResult } | { error: unknown } | undefined;
+		this.call(toChatMessages(messages), this.toolSpecs(), signal, (text) => {
+			pieces.push(text);
+			wake?.();
+		})
+			.then(
+				(result) => (outcome = { result }),
+				(error: unknown) => (outcome = { error }),
+			)
+			.finally(() => {
+				settled = true;
+				wake?.();
+			});
+		for (;;) {
+			if (pieces.length) {
+				streamed = true;
+				yield { type: 'text-delta', delta: pieces.shift()! };
+				continue;
+			}
+			if (settled) break;
+			await new Promise<void>((resolve) => (wake = resolve));
+			wake = undefined;
+		}
+		if (!outcome || 'error' in outcome) throw (outcome as { error: unknown } | undefined)?.error;
+		const { result } = outcome;
 		for (const c of result.message.content) {
-			if (c.type === 'text' && c.text) yield { type: 'text-delta', delta: c.text };
+			// a service that answered the stream request with one plain answer: its text at once
+			if (c.type === 'text' && c.text && !streamed) yield { type: 'text-delta', delta: c.text };
 			if (c.type === 'tool-call')
 				yield {
 					type: 'tool-call-delta',

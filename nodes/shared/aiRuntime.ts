@@ -301,7 +301,7 @@ function n8nTransport(
 	data: CredentialData,
 	decrypted: { primary?: ICredentialsDecrypted; fallback?: ICredentialsDecrypted },
 ): Transport {
-	return async ({ url, body, credential, timeoutMs, signal }) => {
+	return async ({ url, body, credential, timeoutMs, signal, onChunk }) => {
 		const attemptCtx = Object.create(ctx, {
 			getExecutionCancelSignal: { value: () => signal },
 		}) as IExecuteFunctions;
@@ -327,7 +327,7 @@ function n8nTransport(
 		return {
 			status: response.statusCode,
 			headers: response.headers,
-			text: await readBodyText(response.body, response.statusCode, signal),
+			text: await readBodyText(response.body, response.statusCode, signal, undefined, onChunk),
 		};
 	};
 }

@@ -19,7 +19,7 @@ An AI Agent answers customers and looks up orders with a tool. Its model is the 
 
 **GET /webhook/ai/support/cost**: the cost per answer today (usage ledger).`,
 	[0, -0.25],
-	520,
+	368,
 	5,
 );
 w.note(
@@ -89,7 +89,7 @@ w.node(
 		},
 		options: { maxRetries: 2, baseDelayMs: 250, costTag: COST_TAG },
 	},
-	[1.8, 1.2],
+	[1.9, 1.4],
 	{ credentials: AI_CREDENTIAL },
 );
 w.node(
@@ -104,7 +104,7 @@ w.node(
 			"return id ? `Order ${id}: shipped, arrives on Friday.` : 'No order number in the question.';",
 		].join('\n'),
 	},
-	[2.8, 1.2],
+	[2.9, 1.4],
 );
 w.node(
 	'Count answer',
@@ -118,7 +118,7 @@ w.node(
 	respond(200, "={{ { answer: $('Support agent').item.json.output } }}"),
 	[4.6, -0.1],
 );
-w.node('Fallback Router', T.fallbackRouter, {}, [3.6, 1.2]);
+w.node('Fallback Router', T.fallbackRouter, {}, [3.6, 0.9]);
 w.node(
 	'Respond 200 (degraded)',
 	T.respond,
@@ -127,7 +127,7 @@ w.node(
 		'={{ { answer: $json.ai.text, fallback: $json.fallback.strategy, reason: $json.fallback.reason } }}',
 		{ 'X-Fallback': '={{ $json.fallback.strategy }}' },
 	),
-	[4.8, 1.1],
+	[4.8, 0.8],
 );
 w.node(
 	'Respond 503 (try later)',
@@ -137,7 +137,7 @@ w.node(
 		'={{ $json.error.class === "budget_exceeded" ? { error: "budget_spent", message: "Your AI budget for today is spent. Try again when it resets.", retryAt: $json.fallback.retryAt } : { error: "busy", message: "The AI service is overloaded. Try again later.", retryAt: $json.fallback.retryAt } }}',
 		{ 'Retry-After': '={{ Math.max(1, Math.ceil($json.fallback.retryInMs / 1000)) }}' },
 	),
-	[4.8, 2.2],
+	[4.8, 1.9],
 );
 w.node(
 	'Respond 202 (a person answers)',
@@ -146,7 +146,7 @@ w.node(
 		202,
 		'={{ { status: "accepted", message: "A person will answer.", reference: $execution.id, reason: $json.fallback.reason } }}',
 	),
-	[4.8, 3.3],
+	[4.8, 3.0],
 );
 w.node(
 	'Respond 400',
@@ -156,14 +156,14 @@ w.node(
 );
 
 const costHook = webhook('GET', 'ai/support/cost');
-w.node('GET cost', T.webhook, costHook.params, [0, 3.3], costHook.extra);
+w.node('GET cost', T.webhook, costHook.params, [0, 3.6], costHook.extra);
 w.node(
 	'Cost per answer',
 	T.aiUsage,
 	{ operation: 'report', window: 'today', groupBy: 'tag', filterTag: COST_TAG },
-	[1, 3.3],
+	[1, 3.6],
 );
-w.node('Respond cost', T.respond, respond(200, '={{ $json }}'), [2, 3.3]);
+w.node('Respond cost', T.respond, respond(200, '={{ $json }}'), [2, 3.6]);
 
 w.connect('POST /ai/support', 'Check request');
 w.connect('Check request', 'Support agent', 0);
@@ -172,7 +172,8 @@ w.supply('Chat model (AI Call)', 'Support agent', 'ai_languageModel');
 w.supply('Order status', 'Support agent', 'ai_tool');
 w.connect('Support agent', 'Count answer', 0);
 w.connect('Support agent', 'Fallback Router', 1);
-w.connect('Count answer', 'Respond 200');
+w.connect('Count answer', 'Respond 200', 0);
+w.connect('Count answer', 'Respond 200', 1); // not counted: the customer still gets the answer
 w.connect('Fallback Router', 'Respond 200 (degraded)', 0); // Cached
 w.connect('Fallback Router', 'Respond 503 (try later)', 1); // Queue
 w.connect('Fallback Router', 'Respond 202 (a person answers)', 2); // Human

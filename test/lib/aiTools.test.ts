@@ -325,16 +325,30 @@ describe('ProtectedChatModel (what the agent gets)', () => {
 		expect(seen[1][1]).toEqual([]);
 	});
 
-	it('stream: the protected answer as text, each tool call, then the finish with usage', async () => {
-		const model = new ProtectedChatModel('openai', 'm', async () => answer);
+	it('stream: the text pieces as the call sends them, then each tool call whole, then the finish with usage', async () => {
+		const model = new ProtectedChatModel('openai', 'm', async (_m, _t, _s, onText) => {
+			onText!('Looking ');
+			await new Promise((r) => setTimeout(r, 5));
+			onText!('it up');
+			return answer;
+		});
 		const chunks = [];
 		for await (const c of model.stream([{ role: 'user', content: [{ type: 'text', text: 'q' }] }]))
 			chunks.push(c);
 		expect(chunks).toEqual([
-			{ type: 'text-delta', delta: 'Looking it up' },
+			{ type: 'text-delta', delta: 'Looking ' },
+			{ type: 'text-delta', delta: 'it up' },
 			{ type: 'tool-call-delta', id: 'c1', name: 'lookup', argumentsDelta: '{"q":"x"}' },
 			{ type: 'finish', finishReason: 'tool-calls', usage: answer.usage },
 		]);
+	});
+
+	it('stream: a service that answered in one piece (no events) still gives its text', async () => {
+		const model = new ProtectedChatModel('openai', 'm', async () => answer);
+		const chunks = [];
+		for await (const c of model.stream([{ role: 'user', content: [{ type: 'text', text: 'q' }] }]))
+			chunks.push(c);
+		expect(chunks[0]).toEqual({ type: 'text-delta', delta: 'Looking it up' });
 	});
 
 	it("a failed call fails generate and stream with the call's error", async () => {

@@ -30,7 +30,7 @@ const sampleNodes = samples.flatMap(({ file, workflow }) =>
 );
 
 it('covers every node of package.json n8n.nodes', () => {
-	expect(ourNodeTypes.length).toBe(8);
+	expect(ourNodeTypes.length).toBe(9);
 	for (const { type } of ourNodeTypes) expect(sampleNodes.map((s) => s.node.type)).toContain(type);
 });
 

@@ -61,7 +61,7 @@ const ourNodeNames = pkg.n8n.nodes.map((path) =>
 		.replace(/^./, (c) => c.toLowerCase()),
 );
 
-it('has the eight samples the README describes', () => {
+it('has the nine samples the README describes', () => {
 	expect(files.sort()).toEqual([
 		'async-queue-rabbitmq.json',
 		'async-queue.json',
@@ -69,6 +69,7 @@ it('has the eight samples the README describes', () => {
 		'freshness-monitor.json',
 		'observability.json',
 		'queue-monitor.json',
+		'support-agent.json',
 		'sync-request-response.json',
 		'webhook-pipeline.json',
 	]);
@@ -86,7 +87,10 @@ describe.each(files)('%s', (file) => {
 	const byName = new Map(workflow.nodes.map((n) => [n.name, n]));
 
 	it('names our nodes by the npm package, as an install from the community-nodes page does', () => {
-		const ours = workflow.nodes.filter((n) => !n.type.startsWith('n8n-nodes-base.'));
+		// n8n's own: its base nodes and its AI nodes (the Agent, tools)
+		const ours = workflow.nodes.filter(
+			(n) => !/^(n8n-nodes-base|@n8n\/n8n-nodes-langchain)\./.test(n.type),
+		);
 		expect(ours.length).toBeGreaterThan(0);
 		for (const node of ours) {
 			const [prefix, name] = node.type.split('.');
@@ -103,12 +107,15 @@ describe.each(files)('%s', (file) => {
 
 	it('connects only nodes that exist, and every node is reached from a trigger', () => {
 		const targets = new Set<string>();
-		for (const [from, { main }] of Object.entries(workflow.connections)) {
+		for (const [from, byType] of Object.entries(workflow.connections)) {
 			expect(byName.has(from)).toBe(true);
-			for (const link of main.flat()) {
-				expect(byName.has(link.node)).toBe(true);
-				targets.add(link.node);
-			}
+			for (const [type, outputs] of Object.entries(byType))
+				for (const link of outputs.flat()) {
+					expect(byName.has(link.node)).toBe(true);
+					targets.add(link.node);
+					// a sub-node (a chat model, a tool) is reached through the root node it supplies
+					if (type !== 'main') targets.add(from);
+				}
 		}
 		const triggers = workflow.nodes.filter((n) => /trigger|webhook$/i.test(n.type));
 		expect(triggers.length).toBeGreaterThan(0);
@@ -126,6 +133,17 @@ describe.each(files)('%s', (file) => {
 			if (!descriptionOf(node.type)) continue;
 			// from the node's description, as the editor computes it (outputs may be an expression)
 			const count = outputsOf(node as unknown as SampleNode).length;
+			const supplies = Object.keys(workflow.connections[node.name] ?? {}).filter(
+				(type) => type !== 'main',
+			);
+			// a sub-node has no main output: it must supply its root node instead
+			if (descriptionOf(node.type)!.inputs.length === 0 && !count) {
+				expect({ node: node.name, supplies }).toEqual({
+					node: node.name,
+					supplies: descriptionOf(node.type)!.outputs,
+				});
+				continue;
+			}
 			expect({ node: node.name, count: count > 0 }).toEqual({ node: node.name, count: true });
 			const main = workflow.connections[node.name]?.main ?? [];
 			for (let output = 0; output < count; output++)
