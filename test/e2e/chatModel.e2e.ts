@@ -54,7 +54,7 @@ const main = (target: string, index = 0) => ({ node: target, type: 'main', index
  * {output} on success, {error} from the Agent's error output. The model: sim-standard, fallback
  * sim-large on the Anthropic credential for server errors; a budget per customer.
  */
-function agentWorkflow(path: string, budgetLimitUsd: number) {
+function agentWorkflow(path: string, budgetLimitUsd: number, { streaming = false } = {}) {
 	const chatModel = {
 		...node('AI Call Chat Model', T.chatModel, {
 			model: { __rl: true, mode: 'id', value: 'sim-standard' },
@@ -94,7 +94,8 @@ function agentWorkflow(path: string, budgetLimitUsd: number) {
 			node('POST', T.webhook, {
 				httpMethod: 'POST',
 				path,
-				responseMode: 'responseNode',
+				// streaming: the Agent sends its answer as it comes (n8n's chunked JSON lines)
+				responseMode: streaming ? 'streaming' : 'responseNode',
 				options: {},
 			}),
 			{
@@ -195,6 +196,32 @@ async function report(tag: string, calls: number): Promise<ReportRow[]> {
 	});
 }
 
+/** n8n's streamed webhook answer: one JSON object per line, {type: begin | item | end | error, content}. */
+async function askStreaming(body: Json): Promise<{
+	status: number;
+	chunks: Array<{ type: string; content?: string; at: number }>;
+}> {
+	const res = await fetch(`${n8n.url}/webhook/agent-test/stream`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json' },
+		body: JSON.stringify(body),
+	});
+	const chunks: Array<{ type: string; content?: string; at: number }> = [];
+	const decoder = new TextDecoder();
+	let buffer = '';
+	for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+		buffer += decoder.decode(piece, { stream: true });
+		let nl: number;
+		while ((nl = buffer.indexOf('\n')) !== -1) {
+			const line = buffer.slice(0, nl).trim();
+			buffer = buffer.slice(nl + 1);
+			if (line) chunks.push({ ...(JSON.parse(line) as { type: string }), at: Date.now() });
+		}
+	}
+	if (buffer.trim()) chunks.push({ ...(JSON.parse(buffer) as { type: string }), at: Date.now() });
+	return { status: res.status, chunks };
+}
+
 const chatRequests = (sim: Simulator) =>
 	sim.counters().byEndpoint['POST /v1/chat/completions'] ?? 0;
 const messageRequests = (sim: Simulator) => sim.counters().byEndpoint['POST /v1/messages'] ?? 0;
@@ -221,6 +248,7 @@ describe('AI Agent with the AI Call Chat Model in real n8n', () => {
 			credentials[key] = { id: (await api.createCredential(name, type, data)).id, name };
 		}
 		await api.importWorkflow(agentWorkflow('agent-test/ask', 1));
+		await api.importWorkflow(agentWorkflow('agent-test/stream', 1, { streaming: true }));
 		// a budget below one call's worst case: every call is refused before it is sent
 		await api.importWorkflow(agentWorkflow('agent-test/ask-tight', 0.00001));
 		await api.importWorkflow(reportWorkflow());
@@ -301,11 +329,45 @@ describe('AI Agent with the AI Call Chat Model in real n8n', () => {
 		expect(row.failuresByClass).toEqual({ budget_exceeded: 1 });
 	});
 
+	it('streams: the Agent sends the answer in pieces as the service streams it, after a tool call and a retried 429', async () => {
+		// the answer's events spread over 1.5 s: pieces must reach the caller before the end
+		openai.setFault('fail-first=1;status=429;retry-after=1');
+		const tag = `e2e-stream-${Date.now()}`;
+		const { status, chunks } = await askStreaming({ question: '6 * 7', customer: 'acme', tag });
+		expect(status).toBe(200);
+		const items = chunks.filter((c) => c.type === 'item');
+		expect(items.length).toBeGreaterThan(1);
+		expect(items.map((c) => c.content).join('')).toContain('42');
+		expect(chunks.at(-1)?.type).toBe('end');
+		// both calls streamed (the tool call too), the first after one retry
+		expect(openai.counters().toolCalls).toBe(1);
+		expect(chatRequests(openai)).toBe(3);
+		const [row] = await report(tag, 2);
+		expect(row).toMatchObject({ calls: 2, succeeded: 2, retries: 1 });
+		expect(row.outputTokens).toBeGreaterThan(0);
+	});
+
+	it('streams pieces before the answer is complete (a slow stream)', async () => {
+		openai.setFault('trickle=2000');
+		const { chunks } = await askStreaming({
+			question: 'Hello there',
+			customer: 'acme',
+			tag: 'e2e-slow',
+		});
+		const items = chunks.filter((c) => c.type === 'item');
+		expect(items.length).toBeGreaterThan(2);
+		// the first piece arrived well before the last: not one answer cut up at the end
+		expect(items.at(-1)!.at - items[0].at).toBeGreaterThan(500);
+	});
+
 	it('no key leaves n8n: not in answers, errors or the log, even when the service echoes it', async () => {
 		openai.setFault('echo-key');
 		const tag = `e2e-echo-${Date.now()}`;
 		const reply = await ask('agent-test/ask', { question: '6 * 7', customer: 'acme', tag });
 		expect(JSON.stringify(reply.json)).not.toContain(API_KEY);
+		const streamed = await askStreaming({ question: 'Hello there', customer: 'acme', tag });
+		expect(JSON.stringify(streamed.chunks)).toContain('[redacted]');
+		expect(JSON.stringify(streamed.chunks)).not.toContain(API_KEY);
 		expect(n8n.logTail(2000)).not.toContain(API_KEY);
 	});
 });
