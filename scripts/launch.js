@@ -77,6 +77,9 @@ async function tour(base, sim, rabbitActive) {
 	out('\nOne request through each pattern:');
 	out('\n[sync-request-response]');
 	await send(base, 'POST', 'ai/sync', { question: 'How do I reset my password?' });
+	out('\n[support-agent] the AI Agent with the AI Call Chat Model and its order tool');
+	await send(base, 'POST', 'ai/support', { customer: 'acme', question: 'Where is my order 12345?' });
+	await send(base, 'GET', 'ai/support/cost');
 	out('\n[webhook-pipeline] the same delivery twice, then without its sections');
 	const key = `demo-${Date.now()}`;
 	await send(base, 'POST', 'ai/documents', CONTRACT, { 'idempotency-key': key });
@@ -191,6 +194,7 @@ Try:
   curl -i ${json} -d '{"question":"How do I reset my password?"}' ${hook}/ai/sync
   curl -X PUT -d '{"fault":"status=500"}' ${sim.url}/_sim/fault     # the AI fails from now on; repeat the line above (X-Fallback: cached)
   curl -X PUT -d '{"fault":null}' ${sim.url}/_sim/fault             # and recovers
+  curl -i ${json} -d '{"customer":"acme","question":"Where is my order 12345?"}' ${hook}/ai/support
   curl -i ${json} -H 'Idempotency-Key: k-1' -d '${JSON.stringify(CONTRACT).replace(/'/g, '')}' ${hook}/ai/documents
   curl -i ${json} -d '{"text":"Summarize this","callbackUrl":"${sim.url}/_sim/inbox/callbacks"}' ${hook}/ai/jobs
   curl -i ${hook}/ai/jobs/<jobId>

@@ -134,7 +134,7 @@ w.node(
 	T.respond,
 	respond(
 		503,
-		'={{ $json.error.class === "budget_exceeded" ? { error: "budget_spent", message: "Your AI budget for today is spent. Try again when it resets.", retryAt: $json.fallback.retryAt } : { error: "busy", message: "The AI service is overloaded. Try again later.", retryAt: $json.fallback.retryAt } }}',
+		'={{ $json.fallback.class === "budget_exceeded" ? { error: "budget_spent", message: "Your AI budget for today is spent. Try again when it resets.", retryAt: $json.fallback.retryAt } : { error: "busy", message: "The AI service is overloaded. Try again later.", retryAt: $json.fallback.retryAt } }}',
 		{ 'Retry-After': '={{ Math.max(1, Math.ceil($json.fallback.retryInMs / 1000)) }}' },
 	),
 	[4.8, 1.9],

@@ -322,7 +322,9 @@ describe('AI Agent with the AI Call Chat Model in real n8n', () => {
 		const tag = `e2e-budget-${Date.now()}`;
 		const reply = await ask('agent-test/ask-tight', { question: '6 * 7', customer: 'acme', tag });
 		expect(reply.status).toBe(502);
-		expect(reply.json.error).toMatch(/budget_exceeded/);
+		expect(reply.json.error).toMatch(/^budget_exceeded: /);
+		// the customer's budget: its key came from the Agent's item ({{ $json.body.customer }})
+		expect(reply.json.error).toContain('"acme"');
 		expect(chatRequests(openai)).toBe(0);
 		const [row] = await report(tag, 1);
 		expect(row).toMatchObject({ calls: 1, failed: 1, attempts: 0, costUsd: 0 });
@@ -358,6 +360,16 @@ describe('AI Agent with the AI Call Chat Model in real n8n', () => {
 		expect(items.length).toBeGreaterThan(2);
 		// the first piece arrived well before the last: not one answer cut up at the end
 		expect(items.at(-1)!.at - items[0].at).toBeGreaterThan(500);
+	});
+
+	it("an item whose budget key is empty fails the Agent's call as bad_request naming the field, without a call; the next item is answered", async () => {
+		const tag = `e2e-nokey-${Date.now()}`;
+		const reply = await ask('agent-test/ask', { question: '6 * 7', customer: '', tag });
+		expect(reply.status).toBe(502);
+		expect(reply.json.error).toMatch(/^bad_request: .*Key/);
+		expect(chatRequests(openai)).toBe(0);
+		const next = await ask('agent-test/ask', { question: '6 * 7', customer: 'acme', tag });
+		expect(next.json.output).toContain('42');
 	});
 
 	it('no key leaves n8n: not in answers, errors or the log, even when the service echoes it', async () => {
