@@ -39,6 +39,16 @@ export function panelProblems(page: Page): Promise<Problems>;
 export function closePanel(page: Page): Promise<void>;
 export function closeOverlays(page: Page): Promise<void>;
 export function canvasNodeProblems(page: Page, name: string): Promise<Problems & { text: string }>;
+/** Opens the node creator from a node's input slot ("+" on e.g. ai_languageModel); returns its heading. */
+export function openNodeCreatorFromInput(page: Page, nodeName: string, type: string): Promise<string>;
+/** Whether a node's input slot of this type still offers its "+" (nothing connected). */
+export function inputSlotOffersAdd(page: Page, nodeName: string, type: string): Promise<boolean>;
+/** The node names the open node creator lists, as shown. */
+export function listedNodes(page: Page): Promise<string[]>;
+/** The credentials selected in the open panel. */
+export function panelCredentials(page: Page): Promise<string[]>;
+/** The issue texts a canvas node's issue marker shows on hover. */
+export function canvasNodeIssues(page: Page, name: string): Promise<string[]>;
 export function openWorkflow(page: Page, url: string, id: string): Promise<void>;
 export function zoomToFit(page: Page): Promise<void>;
 

@@ -164,12 +164,72 @@ async function openNodeCreator(page, via = 'plus') {
 		await page.keyboard.press('n');
 	} else await page.getByTestId('node-creator-plus-button').click();
 	await page.getByTestId('node-creator-search-bar').waitFor();
-	return (await creator(page).getByTestId('nodes-list-header').first().innerText()).trim();
+	return creatorHeading(page);
+}
+
+/**
+ * The open creator's heading (its first line; a line under it explains the view), once three
+ * readings agree: n8n may slide the view it means in over another (a slot's language models over
+ * "Other AI Nodes").
+ */
+async function creatorHeading(page) {
+	let last = '';
+	let same = 0;
+	for (let i = 0; i < 50 && same < 2; i++) {
+		const now = await creator(page)
+			.getByTestId('nodes-list-header')
+			.last()
+			.innerText({ timeout: 1_000 })
+			.then((text) => text.trim().split('\n')[0].trim())
+			.catch(() => '');
+		same = now && now === last ? same + 1 : 0;
+		last = now;
+		if (same < 2) await page.waitForTimeout(100);
+	}
+	return last;
+}
+
+/**
+ * Opens the node creator from the "+" under a node's input slot of connection type `type` (e.g.
+ * the AI Agent's "Chat Model": 'ai_languageModel'), as a person clicks it on the canvas. n8n opens
+ * it on what fits that slot. Returns its heading (e.g. "Language Models").
+ */
+async function openNodeCreatorFromInput(page, nodeName, type) {
+	await page
+		.locator(
+			`[data-test-id="canvas-node-input-handle"][data-node-name="${nodeName}"][data-connection-type="${type}"]`,
+		)
+		.getByTestId('canvas-handle-plus')
+		.click();
+	await page.getByTestId('node-creator-search-bar').waitFor();
+	return creatorHeading(page);
+}
+
+/**
+ * Whether the "+" under a node's input slot of connection type `type` is shown: n8n drops it once
+ * the slot holds all the connections it takes (the Agent's Chat Model: one).
+ */
+function inputSlotOffersAdd(page, nodeName, type) {
+	return page
+		.locator(
+			`[data-test-id="canvas-node-input-handle"][data-node-name="${nodeName}"][data-connection-type="${type}"]`,
+		)
+		.getByTestId('canvas-handle-plus')
+		.isVisible();
 }
 
 /** The node names the open node creator lists for `query` (after its search settles). */
 async function searchNodes(page, query) {
 	await page.getByTestId('node-creator-search-bar').fill(query);
+	return listedNodes(page);
+}
+
+/**
+ * The node names the open node creator lists now, once the list settles: search results, or the
+ * nodes a view lists before any search (e.g. the language models a Chat Model slot opens on). A
+ * view of categories only, or no results: [].
+ */
+async function listedNodes(page) {
 	// search results are node items (the start view lists categories); none: the no-results text
 	const read = () =>
 		creator(page).evaluate((el) => {
@@ -265,6 +325,17 @@ async function panelProblems(page) {
 	});
 }
 
+/** The credentials the open node panel has selected, as its credential fields show them. */
+async function panelCredentials(page) {
+	const ndv = page.getByTestId('ndv');
+	await ndv.getByTestId('node-parameters').waitFor();
+	return ndv.evaluate((el) =>
+		[...el.querySelectorAll('[data-test-id="node-credentials-select"]')].map((e) =>
+			(e.querySelector('input')?.value ?? e.textContent).trim(),
+		),
+	);
+}
+
 async function closePanel(page) {
 	const ndv = page.getByTestId('ndv');
 	if (await ndv.isVisible()) {
@@ -273,20 +344,46 @@ async function closePanel(page) {
 	}
 }
 
-/** The canvas node's issue marker (its tooltip text when there is one) and "undefined" text. */
+/**
+ * The canvas node's issues as its marker's tooltip lists them (n8n shows it on hover after 500 ms;
+ * "issue marker" when it does not show), and any "undefined" text.
+ */
 async function canvasNodeProblems(page, name) {
 	const node = page.locator(`[data-test-id="canvas-node"][data-node-name="${name}"]`);
 	await node.waitFor();
 	const text = await node.innerText();
-	const marker = node.getByTestId('node-issues');
-	const issues = (await marker.count())
-		? [(await marker.innerText()).trim() || 'issue marker']
-		: [];
 	return {
-		issues,
+		issues: await canvasNodeIssues(page, name),
 		undefinedText: text.split('\n').filter((line) => /\bundefined\b/.test(line)),
 		text,
 	};
+}
+
+/**
+ * The issues a canvas node's marker lists in its tooltip (hovered, then the mouse moves off the
+ * canvas again), e.g. 'No node connected to required input "Chat Model"'; [] without a marker.
+ */
+async function canvasNodeIssues(page, name) {
+	const marker = page
+		.locator(`[data-test-id="canvas-node"][data-node-name="${name}"]`)
+		.getByTestId('node-issues');
+	if (!(await marker.count())) return [];
+	try {
+		await marker.hover({ timeout: 5_000 });
+		const tip = page
+			.locator('[data-test-id="tooltip-content"]:visible')
+			.filter({ hasText: 'Issues' })
+			.first();
+		await tip.waitFor({ timeout: 5_000 });
+		const items = (await tip.locator('li').allInnerTexts())
+			.map((t) => t.replace(/^\s*-\s*/, '').trim())
+			.filter(Boolean);
+		return items.length ? items : ['issue marker'];
+	} catch {
+		return ['issue marker'];
+	} finally {
+		await page.mouse.move(0, VIEWPORT.height - 1).catch(() => undefined);
+	}
 }
 
 /** Opens a saved workflow and waits for its nodes to render. */
@@ -718,13 +815,18 @@ module.exports = {
 	go,
 	newWorkflowWithTrigger,
 	openNodeCreator,
+	openNodeCreatorFromInput,
+	inputSlotOffersAdd,
 	searchNodes,
+	listedNodes,
 	addFromSearch,
 	selectParameterOption,
 	panelProblems,
+	panelCredentials,
 	closePanel,
 	closeOverlays,
 	canvasNodeProblems,
+	canvasNodeIssues,
 	openWorkflow,
 	zoomToFit,
 	measureCanvas,

@@ -57,8 +57,7 @@ export class AiCallChatModel implements INodeType {
 		group: ['transform'],
 		version: [1],
 		subtitle: SUBTITLE,
-		description:
-			'Chat model for the AI Agent and chains (OpenAI-compatible or Anthropic) with timeouts, retries, fallback models, budgets and cost in the usage ledger',
+		description: 'Chat model with retries, fallbacks, budgets and cost',
 		defaults: { name: 'AI Call Chat Model' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.AiLanguageModel],

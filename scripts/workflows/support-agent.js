@@ -110,15 +110,15 @@ w.node(
 	'Count answer',
 	T.aiUsage,
 	{ operation: 'recordOutcome', outcomeTag: COST_TAG, outcomeCount: 1 },
-	[3.6, -0.1],
+	[4.0, -0.1],
 );
 w.node(
 	'Respond 200',
 	T.respond,
 	respond(200, "={{ { answer: $('Support agent').item.json.output } }}"),
-	[4.6, -0.1],
+	[5.0, -0.1],
 );
-w.node('Fallback Router', T.fallbackRouter, {}, [3.6, 0.9]);
+w.node('Fallback Router', T.fallbackRouter, {}, [4.0, 0.9]);
 w.node(
 	'Respond 200 (degraded)',
 	T.respond,
@@ -127,7 +127,7 @@ w.node(
 		'={{ { answer: $json.ai.text, fallback: $json.fallback.strategy, reason: $json.fallback.reason } }}',
 		{ 'X-Fallback': '={{ $json.fallback.strategy }}' },
 	),
-	[4.8, 0.8],
+	[5.2, 0.8],
 );
 w.node(
 	'Respond 503 (try later)',
@@ -137,7 +137,7 @@ w.node(
 		'={{ $json.fallback.class === "budget_exceeded" ? { error: "budget_spent", message: "Your AI budget for today is spent. Try again when it resets.", retryAt: $json.fallback.retryAt } : { error: "busy", message: "The AI service is overloaded. Try again later.", retryAt: $json.fallback.retryAt } }}',
 		{ 'Retry-After': '={{ Math.max(1, Math.ceil($json.fallback.retryInMs / 1000)) }}' },
 	),
-	[4.8, 1.9],
+	[5.2, 1.9],
 );
 w.node(
 	'Respond 202 (a person answers)',
@@ -146,7 +146,7 @@ w.node(
 		202,
 		'={{ { status: "accepted", message: "A person will answer.", reference: $execution.id, reason: $json.fallback.reason } }}',
 	),
-	[4.8, 3.0],
+	[5.2, 3.0],
 );
 w.node(
 	'Respond 400',

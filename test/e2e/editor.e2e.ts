@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import * as editor from '../../scripts/editor-browser';
+import type { Canvas, EditorBrowser, Problems } from '../../scripts/editor-browser';
 import {
 	importSamples,
 	installPackage,
@@ -20,7 +21,9 @@ jest.retryTimes(1, { logErrorsBeforeRetry: true });
 
 // What a person sees in the real n8n editor (headless Chromium) with the package installed from
 // its npm tarball: the nodes found and added through the node creator, their panels, the sample
-// workflows' canvases, a run of the fallback drill from the editor and the credential dialog.
+// workflows' canvases, a run of the fallback drill from the editor and the credential dialog. A
+// sub-node (the AI Call Chat Model) is added where a user adds a chat model: from the AI Agent's
+// Chat Model slot.
 
 /**
  * Every node by its name and two words a user may search for instead; `action`: what a user picks
@@ -35,6 +38,28 @@ const NODES: Array<{ name: string; aliases: string[]; action?: string }> = [
 	{ name: 'Job Queue', aliases: ['background job', 'async job'], action: 'Submit a job' },
 	{ name: 'Queue Depth Check', aliases: ['backlog', 'queue length'] },
 	{ name: 'AI Usage', aliases: ['cost per outcome', 'spend'], action: 'Record a business outcome' },
+];
+/**
+ * The sub-nodes: no main input, they plug into a root node's slot. n8n's "What happens next?"
+ * search lists them too (by `aliases` there); picked there, n8n adds a chat model as the model of
+ * a new Basic LLM Chain (with its chat trigger), as it does its own `reference` chat model. Where a
+ * user adds one: the `slot` ("+" under the input of connection `type`) of n8n's `root` node, whose
+ * creator opens on `heading` and finds it by `slotAliases` too; `subtitle` is what its canvas node
+ * shows under its name with the defaults.
+ */
+const SUB_NODES = [
+	{
+		name: 'AI Call Chat Model',
+		aliases: ['fallback model', 'budget'],
+		reference: 'OpenAI Chat Model',
+		root: 'AI Agent',
+		slot: 'Chat Model',
+		type: 'ai_languageModel',
+		heading: 'Language Models',
+		slotAliases: ['budget', 'fallback', 'fallback model', 'OpenAI', 'Anthropic'],
+		subtitle: 'gpt-4o-mini · Interactive',
+		credential: 'AI Service',
+	},
 ];
 /** The package's nodes by folder (dist/nodes/QueueDepthCheck → "queuedepthcheck"), for the guard below. */
 const SHIPPED = (
@@ -90,7 +115,7 @@ let n8n: RunningN8n;
 let sim: Simulator;
 let userFolder: string;
 let samples: ImportedSample[];
-let browser: editor.EditorBrowser;
+let browser: EditorBrowser;
 
 beforeAll(async () => {
 	userFolder = mkdtempSync(join(tmpdir(), 'n8n-e2e-editor-'));
@@ -137,19 +162,22 @@ const page = () => browser.page;
 
 describe('the nodes in the node creator', () => {
 	it('covers every node the package ships', () => {
-		expect(NODES.map((n) => n.name.replace(/ /g, '').toLowerCase()).sort()).toEqual(
-			[...SHIPPED].sort(),
-		);
+		expect(
+			[...NODES, ...SUB_NODES].map((n) => n.name.replace(/ /g, '').toLowerCase()).sort(),
+		).toEqual([...SHIPPED].sort());
 	});
 
-	it.each(NODES)('finds $name by its name and by $aliases', async ({ name, aliases }) => {
-		await editor.newWorkflowWithTrigger(page(), n8n.url);
-		expect(await editor.openNodeCreator(page(), 'plus')).toBe('What happens next?');
-		const found: Record<string, boolean> = {};
-		for (const query of [name, ...aliases])
-			found[query] = (await editor.searchNodes(page(), query)).includes(name);
-		expect(found).toEqual(Object.fromEntries([name, ...aliases].map((q) => [q, true])));
-	});
+	it.each([...NODES, ...SUB_NODES])(
+		'finds $name by its name and by $aliases',
+		async ({ name, aliases }) => {
+			await editor.newWorkflowWithTrigger(page(), n8n.url);
+			expect(await editor.openNodeCreator(page(), 'plus')).toBe('What happens next?');
+			const found: Record<string, boolean> = {};
+			for (const query of [name, ...aliases])
+				found[query] = (await editor.searchNodes(page(), query)).includes(name);
+			expect(found).toEqual(Object.fromEntries([name, ...aliases].map((q) => [q, true])));
+		},
+	);
 
 	it.each(NODES)(
 		'adds $name from the search; its panel and its canvas node show no issue, no "undefined", no label cut off',
@@ -170,6 +198,104 @@ describe('the nodes in the node creator', () => {
 		},
 	);
 });
+
+/** The connections on the canvas as "source → target (connection type)", sorted. */
+const links = (canvas: Canvas) =>
+	canvas.edges.map((e) => `${e.source} → ${e.target} (${e.sourceHandle?.split('/')[1]})`).sort();
+
+describe.each(SUB_NODES)(
+	'the $name, a sub-node',
+	({ name, reference, root, slot, type, heading, slotAliases, subtitle, credential }) => {
+		it(`is listed in the ${root}'s ${slot} slot, found there by its name and by ${slotAliases.join(', ')}; added, it is the ${root}'s ${slot}: its credential selected, "${subtitle}" under it, no issue, no "undefined", no label cut off`, async () => {
+			await editor.newWorkflowWithTrigger(page(), n8n.url);
+			await editor.openNodeCreator(page(), 'plus');
+			expect(await editor.searchNodes(page(), root)).toContain(root);
+			await editor.addFromSearch(page(), root);
+			await editor.closePanel(page());
+			// the root asks for its model: the issue the new sub-node must clear
+			expect(await editor.canvasNodeIssues(page(), root)).toEqual([
+				`No node connected to required input "${slot}"`,
+			]);
+
+			// n8n slides its language models in over "Other AI Nodes": the heading settled
+			expect(await editor.openNodeCreatorFromInput(page(), root, type)).toBe(heading);
+			const listed = await editor.listedNodes(page());
+			const found: Record<string, boolean> = {};
+			for (const query of [name, ...slotAliases])
+				found[query] = (await editor.searchNodes(page(), query)).includes(name);
+			expect({ listed: listed.includes(name), found }).toEqual({
+				listed: true,
+				found: Object.fromEntries([name, ...slotAliases].map((q) => [q, true])),
+			});
+
+			await editor.addFromSearch(page(), name);
+			const panel = {
+				problems: await editor.panelProblems(page()),
+				credentials: await editor.panelCredentials(page()),
+			};
+			await editor.closePanel(page());
+			const canvas = await editor.measureCanvas(page());
+			const node = canvas.nodes.find((n) => n.name === name);
+			const own = await editor.canvasNodeProblems(page(), name);
+			expect({
+				panel,
+				links: links(canvas).filter((l) => l.startsWith(`${name} →`)),
+				subtitle: node?.label?.text.split('\n')[1],
+				labelsCutOff: node?.handleLabels.filter((h) => h.cut).map((h) => h.text),
+				problems: { issues: own.issues, undefinedText: own.undefinedText },
+				rootIssues: await editor.canvasNodeIssues(page(), root),
+				slotOffersAnother: await editor.inputSlotOffersAdd(page(), root, type),
+			}).toEqual({
+				panel: { problems: { issues: [], undefinedText: [] }, credentials: [credential] },
+				links: [`${name} → ${root} (${type})`],
+				subtitle,
+				labelsCutOff: [],
+				problems: { issues: [], undefinedText: [] },
+				rootIssues: [],
+				slotOffersAnother: false,
+			});
+		});
+
+		it(`picked from "What happens next?", it is added as n8n adds its own ${reference}: as the model of a new Basic LLM Chain, here without an issue`, async () => {
+			const added: Record<string, unknown> = {};
+			for (const model of [reference, name]) {
+				await editor.newWorkflowWithTrigger(page(), n8n.url);
+				expect(await editor.openNodeCreator(page(), 'key')).toBe('What happens next?');
+				expect(await editor.searchNodes(page(), model)).toContain(model);
+				await editor.addFromSearch(page(), model);
+				const panel = await editor.panelProblems(page());
+				await editor.closePanel(page());
+				const canvas = await editor.measureCanvas(page());
+				const node = canvas.nodes.find((n) => n.name === model);
+				const own = await editor.canvasNodeProblems(page(), model);
+				added[model] = {
+					links: links(canvas),
+					...(model === name && {
+						panel,
+						subtitle: node?.label?.text.split('\n')[1],
+						labelsCutOff: node?.handleLabels.filter((h) => h.cut).map((h) => h.text),
+						problems: { issues: own.issues, undefinedText: own.undefinedText },
+					}),
+				};
+			}
+			const chain = (model: string) => [
+				`${model} → Basic LLM Chain (ai_languageModel)`,
+				'When chat message received → Basic LLM Chain (main)',
+			];
+			const none = { issues: [], undefinedText: [] };
+			expect(added).toEqual({
+				[reference]: { links: chain(reference) },
+				[name]: {
+					links: chain(name),
+					panel: none,
+					subtitle,
+					labelsCutOff: [],
+					problems: none,
+				},
+			});
+		});
+	},
+);
 
 /** n8n may draw no label for a node's only output: then its name is as good as shown. */
 const shownOutputs = (texts: string[], expected: string[]) =>
@@ -245,7 +371,7 @@ describe('the sample workflows on the canvas', () => {
 
 	it.each(SAMPLE_FILES)('%s: no node shows an issue marker or "undefined"', async (file) => {
 		const canvas = await opened(file);
-		const problems: Record<string, editor.Problems> = {};
+		const problems: Record<string, Problems> = {};
 		for (const { name } of canvas.nodes) {
 			const { issues, undefinedText } = await editor.canvasNodeProblems(page(), name);
 			if (issues.length || undefinedText.length) problems[name] = { issues, undefinedText };
