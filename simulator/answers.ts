@@ -156,3 +156,87 @@ export function finishText(
 		? { text, reason: 'end' }
 		: { text, reason: 'stop', stopSequence };
 }
+
+/**
+ * The tool the model calls: the forced one, else the one whose name the prompt mentions
+ * (case-insensitive; `_` and `-` may be spaces; the longest name when several match), else the first.
+ */
+export function pickTool<T extends { name: string }>(
+	tools: T[],
+	prompt: string,
+	forced?: string,
+): T {
+	if (forced !== undefined) return tools.find((t) => t.name === forced) ?? tools[0];
+	const text = prompt.toLowerCase();
+	const named = tools.filter((t) => {
+		const name = t.name.toLowerCase();
+		return text.includes(name) || text.includes(name.replace(/[_-]+/g, ' '));
+	});
+	return named.sort((a, b) => b.name.length - a.name.length)[0] ?? tools[0];
+}
+
+/**
+ * A tool call's arguments from the tool's JSON Schema: the required properties first, then the
+ * others; strings get the prompt, numbers 1, booleans true. Without properties: `{ input: prompt }`.
+ */
+export function toolArguments(schema: unknown, prompt: string): Record<string, unknown> {
+	const s = (isRecord(schema) ? schema : {}) as Schema;
+	const props = (isRecord(s.properties) ? s.properties : {}) as Record<string, unknown>;
+	const required = Array.isArray(s.required)
+		? s.required.filter((n): n is string => typeof n === 'string')
+		: [];
+	const names = [...new Set([...required, ...Object.keys(props)])];
+	if (!names.length) return { input: prompt };
+	return Object.fromEntries(names.map((n) => [n, argumentValue(props[n], prompt)]));
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+	typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** One argument: enums and consts keep to their values, numbers to their bounds. */
+function argumentValue(schema: unknown, prompt: string): unknown {
+	const s = (isRecord(schema) ? schema : {}) as Schema;
+	if ('const' in s) return s.const;
+	if (Array.isArray(s.enum) && s.enum.length) {
+		const text = prompt.toLowerCase();
+		return (
+			s.enum.find((v) => typeof v === 'string' && v && text.includes(v.toLowerCase())) ?? s.enum[0]
+		);
+	}
+	const variants = (s.anyOf ?? s.oneOf ?? s.allOf) as unknown[] | undefined;
+	if (Array.isArray(variants) && variants.length) {
+		const typed = variants.find((v) => !(isRecord(v) && v.type === 'null'));
+		return argumentValue(typed ?? variants[0], prompt);
+	}
+	const type = Array.isArray(s.type) ? (s.type.find((t) => t !== 'null') ?? s.type[0]) : s.type;
+	switch (type ?? (s.properties ? 'object' : s.items ? 'array' : 'string')) {
+		case 'object':
+			return isRecord(s.properties) || Array.isArray(s.required) ? toolArguments(s, prompt) : {};
+		case 'array':
+			return [argumentValue(s.items, prompt)];
+		case 'number':
+		case 'integer': {
+			let n = 1;
+			if (typeof s.minimum === 'number') n = Math.max(n, s.minimum);
+			if (typeof s.maximum === 'number') n = Math.min(n, s.maximum);
+			return type === 'integer' ? Math.ceil(n) : n;
+		}
+		case 'boolean':
+			return true;
+		case 'null':
+			return null;
+		default:
+			return prompt;
+	}
+}
+
+/** The answer after tool calls: every result, word for word, with the tool it came from. */
+export function toolResultsAnswer(
+	results: Array<{ name: string; content: string; isError?: boolean }>,
+): string {
+	return results
+		.map((r) =>
+			r.isError ? `${r.name} failed: ${r.content}` : `According to ${r.name}: ${r.content}`,
+		)
+		.join('\n');
+}

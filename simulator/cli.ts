@@ -29,7 +29,8 @@ const FLAG_PARTS = FAULT_KINDS.filter((k) => !(VALUE_PARTS as readonly string[])
 const USAGE = `Usage: ai-sim [--port 8787] [--host 127.0.0.1] [--api-key KEY ...] [--any-key] [--seed N] [--tls]
               [--fault "status=503;rate=0.5"] [--${VALUE_PARTS.join(' V] [--')} V]
               [--${FLAG_PARTS.join('] [--')}]
-Routes: GET /v1/models, POST /v1/chat/completions (OpenAI), POST /v1/messages (Anthropic),
+Routes: GET /v1/models, POST /v1/chat/completions (OpenAI), POST /v1/messages (Anthropic)
+        (both with tools and stream: true), POST /v1/responses (OpenAI, not streamed),
         GET /_sim/counters, GET /_sim/requests, POST /_sim/reset, PUT /_sim/fault {"fault": "..."}
         GET|PUT /_sim/index-status, POST|GET /_sim/inbox/NAME (stand-ins for the sample workflows)
 Per request: header x-sim-fault: SPEC, header x-sim-key: NAME, or [[sim: SPEC]] in the prompt.

@@ -9,13 +9,17 @@
  *   reset                                reset the TCP connection without answering
  *   malformed-json                       200 with a body that is not JSON
  *   truncated                            200 whose body stops half way (connection closed early)
+ *   stream-cut                           a stream (stream: true) sends its first events and the first half of the
+ *                                        answer's pieces, then the connection closes without the end (truncated
+ *                                        when not streamed)
  *   html-error                           an HTML error page, as a proxy in front of the API sends (502 unless status= is given)
  *   empty-choices                        200 with no choices (OpenAI) or no content blocks (Anthropic)
  *   invalid-json-output                  the model ignores the JSON instruction and answers in prose
  *   schema-mismatch                      the model answers JSON that misses the schema's required fields
  *   context-length                       400 "context length exceeded" in the provider's format
  *   content-filter                       the answer is withheld by the content filter
- *   trickle | trickle=3000               200 headers at once, then the body in small pieces over that many ms (default 2000)
+ *   trickle | trickle=3000               200 headers at once, then the body in small pieces over that many ms (default 2000);
+ *                                        a stream's events spread over that time
  *   echo-key                             the service echoes the request's headers (the API key too): into the
  *                                        answer text, or into the error body with status= (as some gateways do)
  *   hostile=<variant>                    a 200 answer a broken or hostile service sends: not-object, null,
@@ -33,6 +37,7 @@ export type FaultKind =
 	| 'reset'
 	| 'malformed-json'
 	| 'truncated'
+	| 'stream-cut'
 	| 'html-error'
 	| 'empty-choices'
 	| 'invalid-json-output'
@@ -62,6 +67,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
 	'reset',
 	'malformed-json',
 	'truncated',
+	'stream-cut',
 	'html-error',
 	'empty-choices',
 	'invalid-json-output',

@@ -15,10 +15,13 @@ import {
 	countTokens,
 	finishText,
 	fromSchema,
+	pickTool,
 	PROSE_INSTEAD_OF_JSON,
 	schemaMismatch,
 	SIM_MODELS,
 	textAnswer,
+	toolArguments,
+	toolResultsAnswer,
 } from './answers';
 import {
 	extractDirective,
@@ -31,19 +34,29 @@ import {
 	type HostileVariant,
 } from './faults';
 import {
+	anthropicEvents,
 	anthropicMessage,
 	anthropicMessagesRequest,
+	anthropicToolTurn,
 	contentText,
 	describeIssue,
 	errorBody,
 	HTML_ERROR_PAGE,
+	messageText,
 	modelList,
 	openAiChatRequest,
+	openAiChunks,
 	openAiCompletion,
 	openAiResponse,
 	openAiResponsesRequest,
+	openAiToolTurn,
 	responsesAsChat,
+	sseText,
+	ToolRequestError,
 	type Completion,
+	type SseEvent,
+	type ToolCall,
+	type ToolTurn,
 } from './wire';
 
 export interface SimulatorOptions {
@@ -81,6 +94,8 @@ export interface SimulatorCounters {
 	byEndpoint: Record<string, number>;
 	byModel: Record<string, number>;
 	tokens: { input: number; output: number };
+	/** Tool calls the model answered with (streamed or not). */
+	toolCalls: number;
 }
 
 export interface Simulator {
@@ -149,6 +164,7 @@ function emptyCounters(): SimulatorCounters {
 		byEndpoint: {},
 		byModel: {},
 		tokens: { input: 0, output: 0 },
+		toolCalls: 0,
 	};
 }
 
@@ -315,7 +331,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 			counters.requests++;
 			bump(counters.byEndpoint, route);
 			// a response that was not sent in full was abandoned by the client, whatever was planned
-			if (!res.writableFinished && !['reset', 'truncated', 'hang'].includes(outcome))
+			if (!res.writableFinished && !['reset', 'truncated', 'stream-cut', 'hang'].includes(outcome))
 				outcome = 'aborted';
 			bump(counters.byStatus, outcome);
 			entry.endedAt = Date.now();
@@ -454,11 +470,33 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 				? anthropicMessagesRequest.safeParse(body)
 				: openAiChatRequest.safeParse(body);
 		if (!parsed.success) return fail(400, describeIssue(parsed.error));
-		if (parsed.data.stream) return fail(400, 'stream: streaming is not supported by the simulator');
+		// the Responses API is answered in one piece, and without tools (its tool items are read as text)
+		if (responses && parsed.data.stream)
+			return fail(400, 'stream: streaming is not supported by the simulator');
+		const stream = parsed.data.stream === true;
+		const streamOptions = (parsed.data as { stream_options?: { include_usage?: boolean } | null })
+			.stream_options;
+		if (streamOptions && !stream)
+			return fail(400, "stream_options: 'stream_options' is only allowed when 'stream' is enabled");
+		let turn: ToolTurn | undefined;
+		if (!responses) {
+			try {
+				turn =
+					provider === 'anthropic'
+						? anthropicToolTurn(parsed.data as never)
+						: openAiToolTurn(parsed.data as never);
+			} catch (error) {
+				if (error instanceof ToolRequestError) return fail(400, error.message);
+				throw error;
+			}
+		}
 		const model = parsed.data.model;
 
 		const cleanPrompts = prompts.map((t) => extractDirective(t).text);
-		const inputTokens = countInputTokens(cleanPrompts);
+		// tool definitions are billed as input too: here, as their JSON text
+		const tools = (parsed.data as { tools?: unknown[] }).tools;
+		const inputTokens =
+			countInputTokens(cleanPrompts) + (tools?.length ? countTokens(JSON.stringify(tools)) : 0);
 		const window = contextWindow(model);
 		if (decision.kind === 'context-length' || inputTokens > window) {
 			const tokens = Math.max(inputTokens, window + 1);
@@ -473,8 +511,24 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
 		const userText = lastUserText(provider, parsed.data);
 		const json = jsonRequest(provider, parsed.data);
+		const filtered = decision.kind === 'content-filter';
+		// A tool call when tools are offered and wanted, and the conversation does not end with their results.
+		let toolCalls: ToolCall[] | undefined;
+		if (turn?.tools.length && turn.choice !== 'none' && !turn.results.length && !filtered) {
+			const forced = typeof turn.choice === 'object' ? turn.choice.name : undefined;
+			const tool = pickTool(turn.tools, userText, forced);
+			const unique = randomUUID().replace(/-/g, '').slice(0, 24);
+			toolCalls = [
+				{
+					id: provider === 'anthropic' ? `toolu_${unique}` : `call_${unique}`,
+					name: tool.name,
+					arguments: JSON.stringify(toolArguments(tool.schema, userText)),
+				},
+			];
+		}
 		let text: string;
 		if (decision.kind === 'invalid-json-output') text = PROSE_INSTEAD_OF_JSON;
+		else if (turn?.results.length) text = toolResultsAnswer(turn.results);
 		else if (json && decision.kind === 'schema-mismatch')
 			text = JSON.stringify(schemaMismatch(json.schema));
 		else if (json)
@@ -493,19 +547,30 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 		const stop =
 			provider === 'anthropic' ? (data.stop_sequences ?? []) : data.stop ? [data.stop].flat() : [];
 		const finished = finishText(text, data.max_completion_tokens ?? data.max_tokens, stop);
-		const filtered = decision.kind === 'content-filter';
-		const completion: Completion = {
-			id: requestId,
-			model,
-			text: filtered ? (provider === 'anthropic' ? null : '') : finished.text,
-			finish: filtered ? 'content_filter' : finished.reason,
-			stopSequence: finished.stopSequence,
-			inputTokens,
-			outputTokens: filtered ? 0 : countTokens(finished.text),
-			empty: decision.kind === 'empty-choices',
-		};
+		const completion: Completion = toolCalls
+			? {
+					id: requestId,
+					model,
+					text: null,
+					finish: 'tool',
+					toolCalls,
+					inputTokens,
+					outputTokens: toolCalls.reduce((sum, t) => sum + countTokens(t.arguments), 0),
+					empty: decision.kind === 'empty-choices',
+				}
+			: {
+					id: requestId,
+					model,
+					text: filtered ? (provider === 'anthropic' ? null : '') : finished.text,
+					finish: filtered ? 'content_filter' : finished.reason,
+					stopSequence: finished.stopSequence,
+					inputTokens,
+					outputTokens: filtered ? 0 : countTokens(finished.text),
+					empty: decision.kind === 'empty-choices',
+				};
 		counters.tokens.input += completion.inputTokens;
 		counters.tokens.output += completion.outputTokens;
+		if (!completion.empty) counters.toolCalls += completion.toolCalls?.length ?? 0;
 		const created = Math.floor(Date.now() / 1000);
 		const answer =
 			provider === 'anthropic'
@@ -515,8 +580,26 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 					: openAiCompletion(completion, created);
 
 		if (decision.kind === 'hostile') {
+			// a broken service ignores stream: true too, and sends this as one JSON body
 			outcome = `hostile_${decision.hostile}`;
 			return sendHostile(res, decision.hostile!, answer as Record<string, unknown>, idHeader);
+		}
+		if (stream) {
+			const events =
+				provider === 'anthropic'
+					? anthropicEvents(completion)
+					: openAiChunks(completion, created, streamOptions?.include_usage === true);
+			const cut = decision.kind === 'stream-cut' || decision.kind === 'truncated';
+			if (decision.kind === 'malformed-json') {
+				// the event after the first one is not JSON
+				const e = events[1];
+				events[1] = { ...e, data: e.data.slice(0, -7) + '",,}' };
+			}
+			outcome = cut || decision.kind === 'malformed-json' ? decision.kind! : '200';
+			return sendStream(res, events, idHeader, {
+				spreadMs: decision.kind === 'trickle' ? (decision.trickleMs ?? 2000) : 0,
+				cutAfter: cut ? cutPoint(events) : undefined,
+			});
 		}
 		if (decision.kind === 'trickle') {
 			outcome = '200';
@@ -533,8 +616,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 			res.end(broken);
 			return;
 		}
-		if (decision.kind === 'truncated') {
-			outcome = 'truncated';
+		if (decision.kind === 'truncated' || decision.kind === 'stream-cut') {
+			outcome = decision.kind;
 			const full = JSON.stringify(answer);
 			res.writeHead(200, {
 				'content-type': 'application/json',
@@ -728,6 +811,44 @@ function trickle(
 	res.once('close', () => clearInterval(timer));
 }
 
+/**
+ * Server-sent events, one at a time (spread over spreadMs, if given). With cutAfter the connection
+ * closes once that many are out, with no end to the stream: a service that dies half way.
+ */
+function sendStream(
+	res: ServerResponse,
+	events: SseEvent[],
+	headers: Record<string, string>,
+	options: { spreadMs: number; cutAfter?: number },
+): void {
+	res.writeHead(200, {
+		'content-type': 'text/event-stream',
+		'cache-control': 'no-cache',
+		...headers,
+	});
+	res.flushHeaders();
+	const count = options.cutAfter ?? events.length;
+	const gap = options.spreadMs / events.length;
+	let sent = 0;
+	let timer: NodeJS.Timeout | undefined;
+	res.once('close', () => clearTimeout(timer));
+	const next = (): void => {
+		if (res.destroyed) return;
+		const last = ++sent >= count;
+		const cut = last && options.cutAfter !== undefined;
+		res.write(sseText(events[sent - 1]), cut ? () => res.destroy() : undefined);
+		if (!last) timer = setTimeout(next, gap);
+		else if (!cut) res.end();
+	};
+	next();
+}
+
+/** Where stream-cut cuts: after the first half of the answer's pieces (at least one), else after the first event. */
+function cutPoint(events: SseEvent[]): number {
+	const pieces = events.flatMap((e, i) => (e.piece ? [i] : []));
+	return pieces.length ? pieces[Math.ceil(pieces.length / 2) - 1] + 1 : 1;
+}
+
 const HUGE_BODY_BYTES = 40 * 1024 * 1024;
 
 /** What a broken or hostile service sends instead of a proper answer. */
@@ -807,11 +928,8 @@ function promptTexts(body: unknown): string[] {
 	const texts: string[] = [];
 	if (typeof b.system === 'string') texts.push(b.system);
 	else if (Array.isArray(b.system)) texts.push(contentText(b.system as never));
-	if (Array.isArray(b.messages)) {
-		for (const m of b.messages as Array<{ content?: unknown }>) {
-			texts.push(contentText((m?.content ?? '') as never));
-		}
-	}
+	if (Array.isArray(b.messages))
+		for (const m of b.messages as unknown[]) texts.push(messageText(m));
 	return texts;
 }
 

@@ -4,6 +4,9 @@ import {
 	countInputTokens,
 	finishText,
 	fromSchema,
+	pickTool,
+	toolArguments,
+	toolResultsAnswer,
 } from '../../simulator/answers';
 
 describe('deterministic answers', () => {
@@ -66,5 +69,56 @@ describe('deterministic answers', () => {
 		});
 		expect(finishText('a'.repeat(40), 5, [])).toEqual({ text: 'a'.repeat(20), reason: 'length' });
 		expect(finishText('short', 5, [])).toEqual({ text: 'short', reason: 'end' });
+	});
+});
+
+describe('deterministic tool calls', () => {
+	const tools = [{ name: 'search' }, { name: 'search_web' }, { name: 'get-weather' }];
+
+	it('calls the forced tool, else the one the prompt names (the longest), else the first', () => {
+		expect(pickTool(tools, 'please SEARCH_WEB for it').name).toBe('search_web');
+		expect(pickTool(tools, 'search for it').name).toBe('search');
+		expect(pickTool(tools, 'get weather in Oslo').name).toBe('get-weather');
+		expect(pickTool(tools, 'nothing named').name).toBe('search');
+		expect(pickTool(tools, 'search_web', 'get-weather').name).toBe('get-weather');
+	});
+
+	it('fills the arguments from the schema: required first, strings the prompt, numbers 1, booleans true', () => {
+		const schema = {
+			type: 'object',
+			properties: {
+				limit: { type: 'integer', minimum: 5 },
+				exact: { type: 'boolean' },
+				query: { type: 'string' },
+				lang: { enum: ['de', 'en'] },
+				tags: { type: 'array', items: { type: 'string' } },
+				filter: { type: 'object', properties: { score: { type: 'number', maximum: 0.5 } } },
+				maybe: { anyOf: [{ type: 'null' }, { type: 'string' }] },
+			},
+			required: ['query', 'id'],
+		};
+		const args = toolArguments(schema, 'find en docs');
+		expect(Object.keys(args).slice(0, 2)).toEqual(['query', 'id']);
+		expect(args).toEqual({
+			query: 'find en docs',
+			id: 'find en docs',
+			limit: 5,
+			exact: true,
+			lang: 'en',
+			tags: ['find en docs'],
+			filter: { score: 0.5 },
+			maybe: 'find en docs',
+		});
+		expect(toolArguments({ type: 'object' }, 'hi')).toEqual({ input: 'hi' });
+		expect(toolArguments(undefined, 'hi')).toEqual({ input: 'hi' });
+	});
+
+	it('answers tool results word for word, naming the tool', () => {
+		expect(
+			toolResultsAnswer([
+				{ name: 'a', content: '42' },
+				{ name: 'b', content: 'down', isError: true },
+			]),
+		).toBe('According to a: 42\nb failed: down');
 	});
 });

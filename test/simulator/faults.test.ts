@@ -60,6 +60,21 @@ describe('fault specs', () => {
 		expect(planner.decide(parseFaultSpec('hostile=huge'))).toMatchObject({ hostile: 'huge' });
 	});
 
+	it('parses stream-cut, alone or with a rate, a key and fail-first', () => {
+		expect(parseFaultSpec('stream-cut')).toMatchObject({ kind: 'stream-cut' });
+		expect(parseFaultSpec('stream-cut;rate=0.5;fail-first=1;key=s')).toMatchObject({
+			kind: 'stream-cut',
+			rate: 0.5,
+			failFirst: 1,
+		});
+		expect(() => parseFaultSpec('stream-cut;truncated')).toThrow(
+			/only one of stream-cut, truncated/,
+		);
+		expect(() => parseFaultSpec('stream-cut;status=500')).toThrow(/status goes only with/);
+		const planner = new FaultPlanner(seededRandom(1));
+		expect(planner.decide(parseFaultSpec('stream-cut')).kind).toBe('stream-cut');
+	});
+
 	it('fail-first applies to the first N requests of the same scope only', () => {
 		const planner = new FaultPlanner(seededRandom(1));
 		const a = parseFaultSpec('fail-first=2;status=503;key=a');
