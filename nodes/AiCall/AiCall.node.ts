@@ -15,8 +15,14 @@ import type { CallContext } from '../../lib/ai/policy';
 import { parsePriceOverrides, type Cost } from '../../lib/ai/pricing';
 import { LimitRefusal } from '../../lib/ai/sharedLimit';
 import { CallLimiter } from '../../lib/limit';
-import { createAiRuntime, FALLBACK, PRIMARY, retriesOf, searchModels } from '../shared/aiRuntime';
-import { hasExpression, rawParameter } from '../shared/parameters';
+import {
+	budgetsConfigured,
+	createAiRuntime,
+	FALLBACK,
+	PRIMARY,
+	retriesOf,
+	searchModels,
+} from '../shared/aiRuntime';
 import { storeCredentials } from '../shared/store';
 import { readItemSettings, readNodeSettings, type ItemSettings } from './settings';
 import { properties } from './properties';
@@ -289,10 +295,4 @@ export class AiCall implements INodeType {
 		}
 		return outputs;
 	}
-}
-
-/** Whether the node has budgets (known before any item is read: items are read as calls go). */
-function budgetsConfigured(ctx: IExecuteFunctions): boolean {
-	const raw = rawParameter(ctx, 'budgets') as { budget?: unknown[] } | string | undefined;
-	return typeof raw === 'string' ? hasExpression(raw) : !!raw?.budget?.length;
 }

@@ -3,6 +3,7 @@ import {
 	NodeConnectionTypes,
 	NodeOperationError,
 	type IExecuteFunctions,
+	type INode,
 	type INodeType,
 	type INodeTypeDescription,
 	type ISupplyDataFunctions,
@@ -11,13 +12,20 @@ import {
 
 import { toGenerateResult } from '../../lib/ai/chatMessages';
 import { TRANSIENT } from '../../lib/ai/failure';
+import type { HandlerResult } from '../../lib/ai/handler';
 import { parsePriceOverrides } from '../../lib/ai/pricing';
 import { LimitRefusal } from '../../lib/ai/sharedLimit';
 import type { AiAnswer } from '../../lib/ai/wire';
 import { CallLimiter } from '../../lib/limit';
+import type { Redactor } from '../../lib/redact';
 import { readItemSettings, readNodeSettings } from '../AiCall/settings';
-import { createAiRuntime, FALLBACK, PRIMARY, retriesOf, searchModels } from '../shared/aiRuntime';
-import { hasExpression, rawParameter } from '../shared/parameters';
+import {
+	budgetsConfigured,
+	createAiRuntime,
+	FALLBACK,
+	PRIMARY,
+	searchModels,
+} from '../shared/aiRuntime';
 import { storeCredentials } from '../shared/store';
 import { ProtectedChatModel } from './model';
 import { properties } from './properties';
@@ -88,12 +96,10 @@ export class AiCallChatModel implements INodeType {
 		} catch (error) {
 			throw new NodeOperationError(node, (error as Error).message, { itemIndex });
 		}
-		const rawBudgets = rawParameter(ctx, 'budgets') as { budget?: unknown[] } | string | undefined;
 		const runtime = await createAiRuntime(ctx, {
 			settings,
 			priceOverrides,
-			budgetsOn:
-				typeof rawBudgets === 'string' ? hasExpression(rawBudgets) : !!rawBudgets?.budget?.length,
+			budgetsOn: budgetsConfigured(ctx),
 			usesFor: () => s.budgets,
 			itemIndex,
 		});
@@ -160,35 +166,7 @@ export class AiCallChatModel implements INodeType {
 				);
 				const rest = streamRedact?.end();
 				if (rest) onText!(rest);
-				if (!r.ok) {
-					const { error, result } = r;
-					const retries = retriesOf(r.retries);
-					throw new NodeOperationError(
-						node,
-						// "<class>: <message> (retry after <ms> ms)": what the Fallback Router reads back from
-						// the Agent's error output, which keeps only the message
-						redact.text(
-							`${error.failureClass}: ${error.message}${error.retryAfterMs !== undefined ? ` (retry after ${Math.round(error.retryAfterMs)} ms)` : ''}`,
-						),
-						{
-							itemIndex,
-							description: redact.text(
-								[
-									`model ${result.model}, ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}`,
-									retries.length
-										? `${retries.length} retried (${[...new Set(r.retries.map((x) => x.class))].join(', ')})`
-										: '',
-									result.fallbackUsed ? `fallback used after ${result.fallbackClass}` : '',
-									TRANSIENT.has(error.failureClass) ? 'transient: worth retrying later' : '',
-									error instanceof LimitRefusal ? `shared limit "${error.limit}"` : '',
-									`cost ${result.cost.totalUsd} USD`,
-								]
-									.filter(Boolean)
-									.join('; '),
-							),
-						},
-					);
-				}
+				if (!r.ok) throw callError(node, itemIndex, r, redact);
 				const a = r.answer as Pick<AiAnswer, 'text' | 'toolCalls' | 'finishReason'>;
 				if (r.retries.length || r.result.fallbackUsed)
 					this.addExecutionHints({
@@ -206,4 +184,40 @@ export class AiCallChatModel implements INodeType {
 		);
 		return supplyModel(this, model);
 	}
+}
+
+/**
+ * The agent's model call failed: "<class>: <message> (retry after <ms> ms)", what the Fallback
+ * Router reads back from the Agent's error output (which keeps only the message); the attempts,
+ * retries, fallback and cost in the description. Redacted, as everything the node writes.
+ */
+function callError(
+	node: INode,
+	itemIndex: number,
+	r: Extract<HandlerResult, { ok: false }>,
+	redact: Redactor,
+): NodeOperationError {
+	const { error, result } = r;
+	const wait =
+		error.retryAfterMs !== undefined ? ` (retry after ${Math.round(error.retryAfterMs)} ms)` : '';
+	const description = [
+		`model ${result.model}, ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}`,
+		r.retries.length
+			? `${r.retries.length} retried (${[...new Set(r.retries.map((x) => x.class))].join(', ')})`
+			: '',
+		result.fallbackUsed ? `fallback used after ${result.fallbackClass}` : '',
+		TRANSIENT.has(error.failureClass) ? 'transient: worth retrying later' : '',
+		error instanceof LimitRefusal ? `shared limit "${error.limit}"` : '',
+		`cost ${result.cost.totalUsd} USD`,
+	]
+		.filter(Boolean)
+		.join('; ');
+	return new NodeOperationError(
+		node,
+		redact.text(`${error.failureClass}: ${error.message}${wait}`),
+		{
+			itemIndex,
+			description: redact.text(description),
+		},
+	);
 }

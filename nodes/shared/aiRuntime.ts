@@ -37,6 +37,7 @@ import {
 } from '../../lib/provider';
 import { createRedactor, credentialSecrets, type Redactor } from '../../lib/redact';
 import type { StateStore } from '../../lib/stores';
+import { hasExpression, rawParameter } from './parameters';
 import { openStore } from './store';
 
 export const PRIMARY = 'aiServiceApi';
@@ -225,6 +226,12 @@ export async function createAiRuntime(
 			})),
 		],
 	};
+}
+
+/** Whether the node has budgets, known from the configuration alone (before any item is read). */
+export function budgetsConfigured(ctx: IExecuteFunctions): boolean {
+	const raw = rawParameter(ctx, 'budgets') as { budget?: unknown[] } | string | undefined;
+	return typeof raw === 'string' ? hasExpression(raw) : !!raw?.budget?.length;
 }
 
 /** The model list in the editor: the primary credential's /models, filtered as the user types. */
