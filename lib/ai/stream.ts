@@ -56,10 +56,14 @@ function sseSplitter(onEvent: (e: SseEvent) => void) {
 	};
 }
 
-const parse = (data: string): Record<string, any> | undefined => {
+/** An event's JSON: hostile, so every field is checked where it is read (typeof, Array.isArray). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type EventJson = Record<string, any>;
+
+const parse = (data: string): EventJson | undefined => {
 	try {
 		const v: unknown = JSON.parse(data);
-		return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, any>) : undefined;
+		return v && typeof v === 'object' && !Array.isArray(v) ? (v as EventJson) : undefined;
 	} catch {
 		return undefined;
 	}
