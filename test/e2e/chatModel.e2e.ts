@@ -33,6 +33,7 @@ const T = {
 	agent: ['@n8n/n8n-nodes-langchain.agent', 3.1],
 	calculator: ['@n8n/n8n-nodes-langchain.toolCalculator', 1],
 	chatModel: ['n8n-nodes-ai-patterns.aiCallChatModel', 1],
+	chain: ['@n8n/n8n-nodes-langchain.chainLlm', 1.9],
 	aiUsage: ['n8n-nodes-ai-patterns.aiUsage', 1],
 } as const;
 
@@ -126,6 +127,44 @@ function agentWorkflow(path: string, budgetLimitUsd: number, { streaming = false
 				ai_languageModel: [[{ node: 'AI Agent', type: 'ai_languageModel', index: 0 }]],
 			},
 			Calculator: { ai_tool: [[{ node: 'AI Agent', type: 'ai_tool', index: 0 }]] },
+		},
+	};
+}
+
+/** POST {question, tag} → Basic LLM Chain with the chat model (no tools, no fallback) → {text}. */
+function chainWorkflow() {
+	return {
+		name: 'chain agent-test/chain',
+		nodes: [
+			node('POST', T.webhook, {
+				httpMethod: 'POST',
+				path: 'agent-test/chain',
+				responseMode: 'responseNode',
+				options: {},
+			}),
+			node('Basic LLM Chain', T.chain, {
+				promptType: 'define',
+				text: '={{ $json.body.question }}',
+			}),
+			{
+				...node('AI Call Chat Model', T.chatModel, {
+					model: { __rl: true, mode: 'id', value: 'sim-standard' },
+					options: { maxRetries: 1, baseDelayMs: 50, costTag: '={{ $json.body.tag }}' },
+				}),
+				credentials: { aiServiceApi: credentials.openai },
+			},
+			node('Answer', T.respond, {
+				respondWith: 'json',
+				responseBody: '={{ { text: $json.text } }}',
+				options: {},
+			}),
+		],
+		connections: {
+			POST: { main: [[main('Basic LLM Chain')]] },
+			'Basic LLM Chain': { main: [[main('Answer')]] },
+			'AI Call Chat Model': {
+				ai_languageModel: [[{ node: 'Basic LLM Chain', type: 'ai_languageModel', index: 0 }]],
+			},
 		},
 	};
 }
@@ -252,6 +291,7 @@ describe('AI Agent with the AI Call Chat Model in real n8n', () => {
 		// a budget below one call's worst case: every call is refused before it is sent
 		await api.importWorkflow(agentWorkflow('agent-test/ask-tight', 0.00001));
 		await api.importWorkflow(reportWorkflow());
+		await api.importWorkflow(chainWorkflow());
 	}, 600_000);
 
 	afterAll(async () => {
@@ -370,6 +410,21 @@ describe('AI Agent with the AI Call Chat Model in real n8n', () => {
 		expect(chatRequests(openai)).toBe(0);
 		const next = await ask('agent-test/ask', { question: '6 * 7', customer: 'acme', tag });
 		expect(next.json.output).toContain('42');
+	});
+
+	it('a Basic LLM Chain takes the model too: its answer, a 503 retried, one call in the ledger', async () => {
+		openai.setFault('fail-first=1;status=503;retry-after=0');
+		const tag = `e2e-chain-${Date.now()}`;
+		const res = await fetch(`${n8n.url}/webhook/agent-test/chain`, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ question: 'My invoice shows the wrong amount', tag }),
+		});
+		expect(res.status).toBe(200);
+		expect(((await res.json()) as { text: string }).text).toMatch(/Category: invoice/);
+		expect(chatRequests(openai)).toBe(2);
+		const [row] = await report(tag, 1);
+		expect(row).toMatchObject({ calls: 1, succeeded: 1, attempts: 2, retries: 1 });
 	});
 
 	it('no key leaves n8n: not in answers, errors or the log, even when the service echoes it', async () => {
