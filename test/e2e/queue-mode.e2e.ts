@@ -107,7 +107,7 @@ describeWithService(
 			samples = await importSamples(api, {
 				credentials: { aiServiceApi: { id: ai.id, name: 'AI Service' } },
 				simUrl: sim.url,
-				only: ['sync-request-response', 'webhook-pipeline', 'async-queue'],
+				only: ['sync-request-response', 'webhook-pipeline', 'async-queue', 'support-agent'],
 				// the async sample's sweeper runs every minute on a worker: it would add executions to
 				// the workers' counts below (no test here needs it; crash.e2e.ts drills it)
 				patch: (workflow: { nodes: Array<{ name: string; disabled?: boolean }> }, file: string) => {
@@ -167,6 +167,7 @@ describeWithService(
 		it('imports and activates the samples as they ship, every stateful node on Auto', async () => {
 			expect(samples.map((s) => [s.file, s.active, s.error])).toEqual([
 				['async-queue.json', true, undefined],
+				['support-agent.json', true, undefined],
 				['sync-request-response.json', true, undefined],
 				['webhook-pipeline.json', true, undefined],
 			]);
@@ -199,6 +200,29 @@ describeWithService(
 			expect(cached.body.answer).toBe(good.body.answer);
 			// the workers' logs are written through a pipe: give them a moment
 			await executedOnWorkers(before, 2);
+		});
+
+		it("support agent: n8n's AI Agent runs on the workers with the AI Call Chat Model; its calls, retries and cost per answer come back from the shared ledger", async () => {
+			const before = workerExecutions();
+			sim.setFault('fail-first=1;status=429;retry-after=0');
+			const replies = await Promise.all(
+				['acme', 'globex'].map((customer) =>
+					post('ai/support', { customer, question: `Where is order 9${customer.length}01?` }),
+				),
+			);
+			expect(replies.map((r) => r.status)).toEqual([200, 200]);
+			expect(replies[0].body.answer).toContain('shipped, arrives on Friday');
+			await executedOnWorkers(before, 2);
+			const cost = await eventually('both answers in the ledger', async () => {
+				const r = await fetch(`${main.url}/webhook/ai/support/cost`);
+				const body = (await r.json()) as {
+					calls: number;
+					retries: number;
+					outcomes?: Record<string, number>;
+				};
+				return body.calls >= 4 && (body.outcomes?.['support-answer'] ?? 0) >= 2 ? body : undefined;
+			});
+			expect(cost).toMatchObject({ calls: 4, succeeded: 4, retries: 1, store: 'redis' });
 		});
 
 		it('webhook pipeline: 20 concurrent deliveries over two workers, one classification, 20 equal answers', async () => {
