@@ -15,8 +15,10 @@ export async function readBodyText(
 	stream: Readable,
 	status: number,
 	signal: AbortSignal,
-	maxBytes = MAX_RESPONSE_BYTES,
-	onChunk?: (text: string) => void,
+	{
+		maxBytes = MAX_RESPONSE_BYTES,
+		onChunk,
+	}: { maxBytes?: number; onChunk?: (text: string) => void } = {},
 ): Promise<string> {
 	const chunks: Buffer[] = [];
 	// a streamed 2xx answer: its text as it arrives (a character split across chunks waits for its rest)

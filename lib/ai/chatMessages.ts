@@ -9,7 +9,7 @@ import type {
 	MessageContent,
 } from '@n8n/ai-node-sdk';
 
-import type { AiAnswer, ChatMessage, ToolCall } from './wire';
+import { newToolCallId, type AiAnswer, type ChatMessage, type ToolCall } from './wire';
 
 const textOf = (content: MessageContent[]) =>
 	content
@@ -20,8 +20,6 @@ const textOf = (content: MessageContent[]) =>
 /** A tool result as text: the model reads text; objects as JSON. */
 const resultText = (result: unknown): string =>
 	typeof result === 'string' ? result : (JSON.stringify(result) ?? '');
-
-let seq = 0;
 
 /**
  * SDK messages as ChatMessages: text blocks joined, an assistant's tool-call blocks as toolCalls,
@@ -50,7 +48,7 @@ export function toChatMessages(messages: Message[]): ChatMessage[] {
 							(c): c is Extract<MessageContent, { type: 'tool-call' }> => c.type === 'tool-call',
 						)
 						.map((c) => ({
-							id: c.toolCallId || `call_aip_${(seq++).toString(36)}`,
+							id: c.toolCallId || newToolCallId(),
 							name: c.toolName,
 							arguments: typeof c.input === 'string' ? c.input : JSON.stringify(c.input ?? {}),
 						}))

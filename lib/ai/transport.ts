@@ -156,7 +156,7 @@ export function undiciTransport(options: UndiciTransportOptions): Transport {
 				headersTimeout: timeoutMs + 1000,
 				bodyTimeout: timeoutMs + 1000,
 			});
-			text = await readBodyText(response.body, response.statusCode, signal, undefined, onChunk);
+			text = await readBodyText(response.body, response.statusCode, signal, { onChunk });
 		} catch (error) {
 			await settled();
 			throw error;

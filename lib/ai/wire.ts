@@ -438,6 +438,10 @@ export function parseResponse(
 
 let toolCallSeq = 0;
 
+/** A new unique tool call id, for a call that came without one. */
+export const newToolCallId = () =>
+	`call_aip_${Date.now().toString(36)}_${(toolCallSeq++).toString(36)}`;
+
 /**
  * Tool calls as the model wrote them, without the broken ones (no name). An agent matches every
  * tool result to its call by id: a missing or repeated id gets a new unique one.
@@ -450,7 +454,7 @@ export function toolCallsOf(
 	for (const c of raw) {
 		if (typeof c.name !== 'string' || !c.name) continue;
 		let id = typeof c.id === 'string' && c.id && !seen.has(c.id) ? c.id : '';
-		if (!id) id = `call_aip_${Date.now().toString(36)}_${(toolCallSeq++).toString(36)}`;
+		if (!id) id = newToolCallId();
 		seen.add(id);
 		calls.push({
 			id,

@@ -12,46 +12,24 @@ import { cachePolicies } from '../../lib/ai/cache';
 import { AiCallError, TRANSIENT } from '../../lib/ai/failure';
 import type { Answered, HandlerResult } from '../../lib/ai/handler';
 import type { CallContext } from '../../lib/ai/policy';
-import { parsePriceOverrides, type Cost } from '../../lib/ai/pricing';
+import type { Cost } from '../../lib/ai/pricing';
 import { LimitRefusal } from '../../lib/ai/sharedLimit';
 import { CallLimiter } from '../../lib/limit';
 import {
+	AI_CREDENTIALS,
+	AI_SUBTITLE,
 	budgetsConfigured,
 	createAiRuntime,
-	FALLBACK,
-	PRIMARY,
+	priceOverridesOf,
+	requireFallbackCredential,
 	retriesOf,
 	searchModels,
 } from '../shared/aiRuntime';
-import { storeCredentials } from '../shared/store';
 import { readItemSettings, readNodeSettings, type ItemSettings } from './settings';
 import { properties } from './properties';
 
 /** How long reading item settings runs before it lets answers in (see execute). */
 const READ_SLICE_MS = 4;
-
-// A constant, not a literal in the description: n8n's lint rule on credential names cannot read a spread.
-const CREDENTIALS = [
-	{ name: PRIMARY, required: true },
-	// "/": the editor draws all credentials above the last parameter one names without it (see storeCredentials)
-	{
-		name: FALLBACK,
-		required: true,
-		displayOptions: { show: { '/useFallbackCredential': [true] } },
-	},
-	...storeCredentials,
-];
-
-/**
- * "gpt-4o-mini · Interactive". $parameter gives a resource locator's value (an object only when
- * saved without __rl); an expression model is already resolved, to nothing on the canvas.
- */
-const SUBTITLE =
-	'={{ (() => { let m; try { m = $parameter["model"]; } catch (e) { m = "="; }' +
-	' if (m && typeof m === "object") m = m.value;' +
-	' m = typeof m === "string" ? m.trim() : "";' +
-	' return (m === "=" ? "model from expression" : m || "no model") + " · " +' +
-	' ({ realtime: "Real-Time", interactive: "Interactive", batch: "Batch", custom: "Custom Timeout" }[$parameter["timeoutPreset"]] || "Interactive"); })() }}';
 
 export class AiCall implements INodeType {
 	description: INodeTypeDescription = {
@@ -62,7 +40,7 @@ export class AiCall implements INodeType {
 		// 1.1: Store defaults to Auto (1 keeps the Local File, so saved workflows keep their store)
 		version: [1, 1.1],
 		defaultVersion: 1.1,
-		subtitle: SUBTITLE,
+		subtitle: AI_SUBTITLE,
 		description:
 			'Call an AI model (OpenAI-compatible or Anthropic) with timeouts, smart retries, fallback models, cost tracking and classified failures',
 		defaults: { name: 'AI Call' },
@@ -70,7 +48,7 @@ export class AiCall implements INodeType {
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Success', 'Failed'],
-		credentials: CREDENTIALS,
+		credentials: AI_CREDENTIALS,
 		properties,
 	};
 
@@ -88,22 +66,11 @@ export class AiCall implements INodeType {
 		const prepared: ItemSettings[] = [];
 		const prepare = (i: number): ItemSettings => {
 			const s = readItemSettings(this, i);
-			if (s.fallbacks.some((f) => f.credential === 'fallback') && !settings.useFallbackCredential) {
-				throw new NodeOperationError(
-					node,
-					'A fallback model uses the fallback credential: turn on "Fallbacks Use Another Credential" and choose one',
-					{ itemIndex: i },
-				);
-			}
+			requireFallbackCredential(node, s, settings, i);
 			return (prepared[i] = s);
 		};
 		prepare(0);
-		let priceOverrides: ReturnType<typeof parsePriceOverrides>;
-		try {
-			priceOverrides = parsePriceOverrides(settings.priceOverrides);
-		} catch (error) {
-			throw new NodeOperationError(node, (error as Error).message, { itemIndex: 0 });
-		}
+		const priceOverrides = priceOverridesOf(node, settings, 0);
 
 		const stateOn = settings.responseCache !== 'off' || settings.keepLastGood;
 		const { handler, redact, store, targets } = await createAiRuntime(this, {

@@ -13,33 +13,22 @@ import {
 import { toGenerateResult } from '../../lib/ai/chatMessages';
 import { TRANSIENT } from '../../lib/ai/failure';
 import type { HandlerResult } from '../../lib/ai/handler';
-import { parsePriceOverrides } from '../../lib/ai/pricing';
 import { LimitRefusal } from '../../lib/ai/sharedLimit';
 import type { AiAnswer } from '../../lib/ai/wire';
 import { CallLimiter } from '../../lib/limit';
 import type { Redactor } from '../../lib/redact';
 import { readItemSettings, readNodeSettings } from '../AiCall/settings';
 import {
+	AI_CREDENTIALS,
+	AI_SUBTITLE,
 	budgetsConfigured,
 	createAiRuntime,
-	FALLBACK,
-	PRIMARY,
+	priceOverridesOf,
+	requireFallbackCredential,
 	searchModels,
 } from '../shared/aiRuntime';
-import { storeCredentials } from '../shared/store';
 import { ProtectedChatModel } from './model';
 import { properties } from './properties';
-
-// A constant, not a literal in the description: n8n's lint rule on credential names cannot read a spread.
-const CREDENTIALS = [
-	{ name: PRIMARY, required: true },
-	{
-		name: FALLBACK,
-		required: true,
-		displayOptions: { show: { '/useFallbackCredential': [true] } },
-	},
-	...storeCredentials,
-];
 
 /**
  * One limiter per execution and node: the agent asks for the model once per item, and "Max Calls
@@ -49,14 +38,6 @@ const CREDENTIALS = [
 const limiters = new WeakMap<object, Map<string, CallLimiter>>();
 const NO_SIGNAL = {};
 
-/** "gpt-4o-mini · Interactive" on the canvas, as the AI Call shows it. */
-const SUBTITLE =
-	'={{ (() => { let m; try { m = $parameter["model"]; } catch (e) { m = "="; }' +
-	' if (m && typeof m === "object") m = m.value;' +
-	' m = typeof m === "string" ? m.trim() : "";' +
-	' return (m === "=" ? "model from expression" : m || "no model") + " · " +' +
-	' ({ realtime: "Real-Time", interactive: "Interactive", batch: "Batch", custom: "Custom Timeout" }[$parameter["timeoutPreset"]] || "Interactive"); })() }}';
-
 export class AiCallChatModel implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'AI Call Chat Model',
@@ -64,13 +45,13 @@ export class AiCallChatModel implements INodeType {
 		icon: { light: 'file:aiCallChatModel.svg', dark: 'file:aiCallChatModel.dark.svg' },
 		group: ['transform'],
 		version: [1],
-		subtitle: SUBTITLE,
+		subtitle: AI_SUBTITLE,
 		description: 'Chat model with retries, fallbacks, budgets and cost',
 		defaults: { name: 'AI Call Chat Model' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.AiLanguageModel],
 		outputNames: ['Model'],
-		credentials: CREDENTIALS,
+		credentials: AI_CREDENTIALS,
 		properties,
 	};
 
@@ -84,18 +65,8 @@ export class AiCallChatModel implements INodeType {
 		// Configuration mistakes stop here, naming the parameter; the item's own values (an empty
 		// budget key) fail each of the agent's calls instead, as bad_request naming the field.
 		const s = readItemSettings(ctx, itemIndex, true);
-		if (s.fallbacks.some((f) => f.credential === 'fallback') && !settings.useFallbackCredential)
-			throw new NodeOperationError(
-				node,
-				'A fallback model uses the fallback credential: turn on "Fallbacks Use Another Credential" and choose one',
-				{ itemIndex },
-			);
-		let priceOverrides: ReturnType<typeof parsePriceOverrides>;
-		try {
-			priceOverrides = parsePriceOverrides(settings.priceOverrides);
-		} catch (error) {
-			throw new NodeOperationError(node, (error as Error).message, { itemIndex });
-		}
+		requireFallbackCredential(node, s, settings, itemIndex);
+		const priceOverrides = priceOverridesOf(node, settings, itemIndex);
 		const runtime = await createAiRuntime(ctx, {
 			settings,
 			priceOverrides,

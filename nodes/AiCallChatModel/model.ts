@@ -37,8 +37,7 @@ export class ProtectedChatModel extends BaseChatModel {
 	}
 
 	async generate(messages: Message[], config?: ChatModelConfig): Promise<GenerateResult> {
-		// the SDK's LangChain adapter passes LangChain's call options, whose abort is `signal`
-		const signal = (config as { signal?: AbortSignal } | undefined)?.signal ?? config?.abortSignal;
+		const signal = signalOf(config);
 		return await this.call(toChatMessages(messages), this.toolSpecs(), signal);
 	}
 
@@ -48,7 +47,7 @@ export class ProtectedChatModel extends BaseChatModel {
 	 * then the finish with the usage. Retries and fallbacks happen until the first piece is out.
 	 */
 	async *stream(messages: Message[], config?: ChatModelConfig): AsyncIterable<StreamChunk> {
-		const signal = (config as { signal?: AbortSignal } | undefined)?.signal ?? config?.abortSignal;
+		const signal = signalOf(config);
 		const pieces: string[] = [];
 		let wake: (() => void) | undefined;
 		let settled = false;
@@ -111,3 +110,7 @@ export class ProtectedChatModel extends BaseChatModel {
 		);
 	}
 }
+
+/** The SDK's LangChain adapter passes LangChain's call options as the config: their abort is `signal`. */
+const signalOf = (config?: ChatModelConfig): AbortSignal | undefined =>
+	(config as { signal?: AbortSignal } | undefined)?.signal ?? config?.abortSignal;

@@ -5,13 +5,15 @@
  */
 import type { Readable } from 'node:stream';
 
-import type {
-	ICredentialDataDecryptedObject,
-	ICredentialsDecrypted,
-	IDataObject,
-	IExecuteFunctions,
-	ILoadOptionsFunctions,
-	INodeListSearchResult,
+import {
+	NodeOperationError,
+	type ICredentialDataDecryptedObject,
+	type ICredentialsDecrypted,
+	type IDataObject,
+	type IExecuteFunctions,
+	type ILoadOptionsFunctions,
+	type INode,
+	type INodeListSearchResult,
 } from 'n8n-workflow';
 
 import { readBodyText } from '../../lib/ai/body';
@@ -25,7 +27,7 @@ import { ledgerFor } from '../../lib/ai/ledger';
 import { ledgerPolicy } from '../../lib/ai/ledgerPolicy';
 import { limitPolicy } from '../../lib/ai/limitPolicy';
 import { CRASH_SLACK_MS, type AiPolicy } from '../../lib/ai/policy';
-import type { Price } from '../../lib/ai/pricing';
+import { parsePriceOverrides, type Price } from '../../lib/ai/pricing';
 import { SharedLimit, type SharedLimitSettings } from '../../lib/ai/sharedLimit';
 import { undiciTransport, type EgressFilter } from '../../lib/ai/transport';
 import { parseModelList } from '../../lib/ai/wire';
@@ -38,10 +40,61 @@ import {
 import { createRedactor, credentialSecrets, type Redactor } from '../../lib/redact';
 import type { StateStore } from '../../lib/stores';
 import { hasExpression, rawParameter } from './parameters';
-import { openStore } from './store';
+import { openStore, storeCredentials } from './store';
 
 export const PRIMARY = 'aiServiceApi';
 export const FALLBACK = 'aiServiceFallbackApi';
+
+// A constant, not a literal in the description: n8n's lint rule on credential names cannot read a spread.
+export const AI_CREDENTIALS = [
+	{ name: PRIMARY, required: true },
+	// "/": the editor draws all credentials above the last parameter one names without it (see storeCredentials)
+	{
+		name: FALLBACK,
+		required: true,
+		displayOptions: { show: { '/useFallbackCredential': [true] } },
+	},
+	...storeCredentials,
+];
+
+/**
+ * "gpt-4o-mini · Interactive". $parameter gives a resource locator's value (an object only when
+ * saved without __rl); an expression model is already resolved, to nothing on the canvas.
+ */
+export const AI_SUBTITLE =
+	'={{ (() => { let m; try { m = $parameter["model"]; } catch (e) { m = "="; }' +
+	' if (m && typeof m === "object") m = m.value;' +
+	' m = typeof m === "string" ? m.trim() : "";' +
+	' return (m === "=" ? "model from expression" : m || "no model") + " · " +' +
+	' ({ realtime: "Real-Time", interactive: "Interactive", batch: "Batch", custom: "Custom Timeout" }[$parameter["timeoutPreset"]] || "Interactive"); })() }}';
+
+/** A fallback model on the second credential needs it turned on: a configuration mistake. */
+export function requireFallbackCredential(
+	node: INode,
+	s: { fallbacks: Array<{ credential: 'primary' | 'fallback' }> },
+	settings: { useFallbackCredential: boolean },
+	itemIndex: number,
+): void {
+	if (s.fallbacks.some((f) => f.credential === 'fallback') && !settings.useFallbackCredential)
+		throw new NodeOperationError(
+			node,
+			'A fallback model uses the fallback credential: turn on "Fallbacks Use Another Credential" and choose one',
+			{ itemIndex },
+		);
+}
+
+/** Options → Price Overrides as prices; a broken value stops the node naming it. */
+export function priceOverridesOf(
+	node: INode,
+	settings: { priceOverrides?: Parameters<typeof parsePriceOverrides>[0] },
+	itemIndex: number,
+): Record<string, Price> {
+	try {
+		return parsePriceOverrides(settings.priceOverrides);
+	} catch (error) {
+		throw new NodeOperationError(node, (error as Error).message, { itemIndex });
+	}
+}
 
 export interface Endpoint {
 	provider: Provider;
@@ -334,7 +387,7 @@ function n8nTransport(
 		return {
 			status: response.statusCode,
 			headers: response.headers,
-			text: await readBodyText(response.body, response.statusCode, signal, undefined, onChunk),
+			text: await readBodyText(response.body, response.statusCode, signal, { onChunk }),
 		};
 	};
 }

@@ -320,7 +320,7 @@ describe('reading the body', () => {
 
 	it('stops at the size cap and destroys the stream', async () => {
 		const stream = Readable.from([Buffer.alloc(600), Buffer.alloc(600), Buffer.alloc(600)]);
-		await expect(readBodyText(stream, 200, never, 1000)).rejects.toMatchObject({
+		await expect(readBodyText(stream, 200, never, { maxBytes: 1000 })).rejects.toMatchObject({
 			failureClass: 'server_error',
 			message: expect.stringMatching(/larger than/),
 		});
